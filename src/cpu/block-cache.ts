@@ -1,0 +1,111 @@
+/**
+ * The decoded-block cache: basic blocks keyed by the guest-physical address of their first
+ * byte (and the code-size mode), each a run of slots in the DecodedStore.
+ *
+ * Lookup is a direct-mapped hash table of typed arrays (no Map on the hot path). Every
+ * guest frame a block was decoded from is marked NPT_CODE in the VM's nested page table;
+ * the memory layer reports any write to such a frame and `invalidateFrame` drops the
+ * frame's blocks, so self-modifying code is correct by construction. When the store or the
+ * block table is full everything is flushed (a later tier may evict more finely).
+ */
+import type { GuestMemory } from '../memory/guest-memory.js';
+import { NPT_CODE } from '../memory/npt.js';
+import type { Cpu } from './cpu.js';
+import type { DecodedStore } from './decoded.js';
+import { Decoder } from './decoder.js';
+
+const CACHE_BITS = 16;
+const CACHE_SIZE = 1 << CACHE_BITS;
+const MAX_BLOCKS = 1 << 16;
+/** Most instructions one block may hold. */
+export const MAX_BLOCK_LENGTH = 64;
+
+/** Blocks of decoded instructions and their lookup table. */
+export class BlockCache {
+  /** First store slot and instruction count of each block. */
+  readonly blockFirst = new Int32Array(MAX_BLOCKS);
+  readonly blockLength = new Uint16Array(MAX_BLOCKS);
+  private readonly blockPhys = new Int32Array(MAX_BLOCKS);
+  private readonly blockSlot = new Int32Array(MAX_BLOCKS);
+  private readonly cacheKey = new Int32Array(CACHE_SIZE);
+  private readonly cacheMode = new Int8Array(CACHE_SIZE).fill(-1);
+  private readonly cacheBlock = new Int32Array(CACHE_SIZE);
+  private blockCount = 0;
+  /** Next free slot in the store. */
+  storeTop = 0;
+  /** Blocks decoded from each guest frame (slow path only). */
+  private readonly frameBlocks = new Map<number, number[]>();
+  /** Statistics. */
+  decodedBlocks = 0;
+  flushes = 0;
+  invalidations = 0;
+
+  private readonly decoder = new Decoder();
+
+  constructor(private readonly store: DecodedStore, private readonly memory: GuestMemory) {}
+
+  /** The block starting at CS:`ip` (physical `phys`), decoding it on a miss. */
+  lookup(cpu: Cpu, ip: number, phys: number): number {
+    const mode = cpu.ipMask === 0xffff ? 0 : 1;
+    const slot = (phys ^ (phys >>> CACHE_BITS) ^ (mode << 15)) & (CACHE_SIZE - 1);
+    if (this.cacheKey[slot] === (phys | 0) && this.cacheMode[slot] === mode) return this.cacheBlock[slot];
+    return this.decode(cpu, ip, phys, slot, mode);
+  }
+
+  private decode(cpu: Cpu, ip: number, phys: number, slot: number, mode: number): number {
+    if (this.blockCount >= MAX_BLOCKS || this.storeTop + MAX_BLOCK_LENGTH > this.store.capacity) this.flush();
+    const first = this.storeTop;
+    const result = this.decoder.decodeBlock(cpu, this.store, first, ip, MAX_BLOCK_LENGTH);
+    const b = this.blockCount++;
+    this.blockFirst[b] = first;
+    this.blockLength[b] = result.count;
+    this.blockPhys[b] = phys | 0;
+    this.storeTop = first + result.count;
+    this.decodedBlocks++;
+    if (!result.cacheable) {
+      this.blockSlot[b] = -1;
+      return b;
+    }
+    this.blockSlot[b] = slot;
+    this.cacheKey[slot] = phys | 0;
+    this.cacheMode[slot] = mode;
+    this.cacheBlock[slot] = b;
+    this.watchFrame(phys >>> 12, b);
+    const lastFrame = result.lastPhys >>> 12;
+    if (lastFrame !== phys >>> 12) this.watchFrame(lastFrame, b);
+    return b;
+  }
+
+  private watchFrame(frame: number, block: number): void {
+    let list = this.frameBlocks.get(frame);
+    if (list === undefined) {
+      list = [];
+      this.frameBlocks.set(frame, list);
+    }
+    list.push(block);
+    if ((this.memory.npt.flagsOf(frame) & NPT_CODE) === 0) this.memory.markCode(frame);
+  }
+
+  /** Forget the blocks decoded from `frame`. Returns true if there were any. */
+  invalidateFrame(frame: number): boolean {
+    const list = this.frameBlocks.get(frame);
+    if (list === undefined) return false;
+    this.frameBlocks.delete(frame);
+    for (const b of list) {
+      const slot = this.blockSlot[b];
+      if (slot >= 0 && this.cacheBlock[slot] === b && this.cacheMode[slot] !== -1) this.cacheMode[slot] = -1;
+      this.blockSlot[b] = -1;
+    }
+    this.invalidations++;
+    return true;
+  }
+
+  /** Drop every block. */
+  flush(): void {
+    this.cacheMode.fill(-1);
+    this.frameBlocks.clear();
+    this.blockCount = 0;
+    this.storeTop = 0;
+    this.flushes++;
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The x86 instruction decoder: turns the bytes at CS:EIP into decoded instructions in the
+ * DecodedStore, following the declarative opcode table (opcode-table.ts).
+ *
+ * Prefixes: operand size (66), address size (67), segment overrides (26 2E 36 3E 64 65),
+ * LOCK (F0), REP/REPE (F3), REPNE (F2); at most 15 bytes per instruction (#GP beyond).
+ * ModRM/SIB forms for 16- and 32-bit addressing are reduced to base + (index << scale) +
+ * displacement, masked to the address size, with the default segment (SS for BP/ESP/EBP
+ * bases) or the override. A block ends after a control transfer, at the end of its page,
+ * or at MAX_BLOCK_LENGTH instructions.
+ */
+import type { Cpu } from './cpu.js';
+import {
+  DecodedStore, PFX_ADDR32, PFX_LOCK, PFX_OP32, PFX_REP, PFX_REPNE, SEG_CS, SEG_DS, SEG_SS, ZERO_REG,
+} from './decoded.js';
+import {
+  IMM_AP, IMM_ENTER, IMM_IB, IMM_IBU, IMM_IV, IMM_IW, IMM_JB, IMM_JV, IMM_MOFFS, K_NONE, K_R16, K_R32, K_R8, K_RAW,
+  OPCODES, TOO_LONG, UNDEFINED, type OpcodeEntry,
+} from './opcode-table.js';
+
+/** What decoding a block produced. */
+export interface DecodeResult {
+  /** Instructions decoded. */
+  count: number;
+  /** False when the block must not be cached (bytes from MMIO, or an IP wrap inside it). */
+  cacheable: boolean;
+  /** Guest-physical address of the block's last byte. */
+  lastPhys: number;
+}
+
+const MAX_INSTRUCTION_BYTES = 15;
+
+/** 16-bit ModRM r/m → base and index registers (ZERO_REG when absent). */
+const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
+const RM16_INDEX = [6, 7, 6, 7, ZERO_REG, ZERO_REG, ZERO_REG, ZERO_REG];
+
+/** Register-view index for register number `r` of kind `kind` at operand size 16/32. */
+function viewIndex(kind: number, r: number, op32: boolean): number {
+  switch (kind) {
+    case K_R8: return ((r & 3) << 2) | (r >> 2);
+    case K_R16: return r << 1;
+    case K_R32: return r;
+    case K_RAW: return r;
+    case K_NONE: return r;
+    default: return op32 ? r : r << 1;
+  }
+}
+
+/** Reads instruction bytes at CS:IP + k with the IP wrapping at the code-size limit. */
+class Fetcher {
+  cpu!: Cpu;
+  base = 0;
+  ip = 0;
+  mask = 0xffff;
+  pos = 0;
+  wrapped = false;
+
+  reset(cpu: Cpu, ip: number): void {
+    this.cpu = cpu;
+    this.base = cpu.segBase[SEG_CS];
+    this.mask = cpu.ipMask;
+    this.ip = ip;
+    this.pos = 0;
+    this.wrapped = false;
+  }
+
+  /** Linear address of byte k of the current instruction. */
+  linear(k: number): number {
+    const off = this.ip + k;
+    if ((off & this.mask) !== off && this.mask !== -1) this.wrapped = true;
+    return (this.base + (off & this.mask)) | 0;
+  }
+
+  u8(): number {
+    return this.cpu.read8(this.linear(this.pos++));
+  }
+
+  s8(): number {
+    return (this.u8() << 24) >> 24;
+  }
+
+  u16(): number {
+    const lo = this.u8();
+    return lo | (this.u8() << 8);
+  }
+
+  s32(): number {
+    const lo = this.u16();
+    return lo | (this.u16() << 16);
+  }
+}
+
+/** Decoder state reused between calls (one per CPU). */
+export class Decoder {
+  private readonly fetch = new Fetcher();
+  readonly result: DecodeResult = { count: 0, cacheable: true, lastPhys: 0 };
+
+  /**
+   * Decode the basic block starting at CS:`ip` into `store` from slot `first`, at most
+   * `max` instructions.
+   */
+  decodeBlock(cpu: Cpu, store: DecodedStore, first: number, ip: number, max: number): DecodeResult {
+    const res = this.result;
+    res.count = 0;
+    res.cacheable = true;
+    const f = this.fetch;
+    const startLin = (cpu.segBase[SEG_CS] + ip) | 0;
+    const startPage = startLin >>> 12;
+    let lastLin = startLin;
+    let cur = ip;
+    for (let n = 0; n < max; n++) {
+      f.reset(cpu, cur);
+      const ends = this.decodeOne(cpu, store, first + n, f);
+      res.count++;
+      lastLin = f.linear(Math.max(0, f.pos - 1));
+      if (f.wrapped) res.cacheable = false;
+      cur = (cur + f.pos) & cpu.ipMask;
+      const nextLin = (cpu.segBase[SEG_CS] + cur) | 0;
+      if (ends || f.wrapped || nextLin >>> 12 !== startPage) break;
+    }
+    res.lastPhys = cpu.physical(lastLin);
+    const mem = cpu.memory;
+    if (mem.translateRead(cpu.physical(startLin)) < 0 || mem.translateRead(res.lastPhys) < 0) res.cacheable = false;
+    return res;
+  }
+
+  /** Decode one instruction into slot `i`. Returns true if it ends the block. */
+  private decodeOne(cpu: Cpu, d: DecodedStore, i: number, f: Fetcher): boolean {
+    const defaultOp32 = cpu.ipMask === -1;
+    let op32 = defaultOp32, addr32 = defaultOp32;
+    let seg = -1, prefix = 0, b = 0;
+    for (;;) {
+      if (f.pos >= MAX_INSTRUCTION_BYTES) return this.emitSpecial(d, i, f, TOO_LONG);
+      b = f.u8();
+      switch (b) {
+        case 0x66: op32 = !defaultOp32; continue;
+        case 0x67: addr32 = !defaultOp32; continue;
+        case 0x26: seg = 0; continue;
+        case 0x2e: seg = 1; continue;
+        case 0x36: seg = 2; continue;
+        case 0x3e: seg = 3; continue;
+        case 0x64: seg = 4; continue;
+        case 0x65: seg = 5; continue;
+        case 0xf0: prefix |= PFX_LOCK; continue;
+        case 0xf2: prefix = (prefix & ~PFX_REP) | PFX_REPNE; continue;
+        case 0xf3: prefix = (prefix & ~PFX_REPNE) | PFX_REP; continue;
+      }
+      break;
+    }
+    let entry: OpcodeEntry = b === 0x0f ? OPCODES[0x100 + f.u8()] : OPCODES[b];
+    const opcode = b;
+    if (op32) prefix |= PFX_OP32;
+    if (addr32) prefix |= PFX_ADDR32;
+
+    d.prefix[i] = prefix;
+    d.mem[i] = 0;
+    d.base[i] = ZERO_REG;
+    d.index[i] = ZERO_REG;
+    d.scale[i] = 0;
+    d.disp[i] = 0;
+    d.amask[i] = addr32 ? -1 : 0xffff;
+    d.seg[i] = seg >= 0 ? seg : SEG_DS;
+    d.imm[i] = 0;
+    d.imm2[i] = 0;
+    d.reg[i] = 0;
+    d.rm[i] = 0;
+
+    let modrmReg = 0;
+    if (entry.modrm || entry.group !== null) {
+      const modrm = f.u8();
+      modrmReg = (modrm >> 3) & 7;
+      if (entry.group !== null) entry = entry.group[modrmReg];
+      if (entry === UNDEFINED) return this.emitSpecial(d, i, f, UNDEFINED);
+      this.decodeModrm(d, i, f, modrm, entry, op32, addr32, seg);
+    }
+    if ((prefix & PFX_LOCK) !== 0 && (!entry.lockable || d.mem[i] === 0)) return this.emitSpecial(d, i, f, UNDEFINED);
+    if (entry.embedded) d.reg[i] = viewIndex(entry.regKind, opcode & 7, op32);
+    else if (entry.fixedReg >= 0) d.reg[i] = viewIndex(entry.regKind, entry.fixedReg, op32);
+    if (entry.accumulator) { d.rm[i] = 0; d.mem[i] = 0; }
+    d.sub[i] = entry.sub >= 0 ? entry.sub : modrmReg;
+    this.decodeImmediate(d, i, f, entry.imm, op32, addr32);
+    if (f.pos > MAX_INSTRUCTION_BYTES) return this.emitSpecial(d, i, f, TOO_LONG);
+    d.op[i] = op32 ? entry.h32 : entry.h16;
+    d.len[i] = f.pos;
+    return entry.ends;
+  }
+
+  /** Emit an instruction that only raises a fault when executed. */
+  private emitSpecial(d: DecodedStore, i: number, f: Fetcher, entry: OpcodeEntry): boolean {
+    d.op[i] = entry.h16;
+    d.len[i] = Math.min(f.pos, MAX_INSTRUCTION_BYTES);
+    d.mem[i] = 0;
+    return true;
+  }
+
+  private decodeModrm(d: DecodedStore, i: number, f: Fetcher, modrm: number, e: OpcodeEntry,
+    op32: boolean, addr32: boolean, seg: number): void {
+    const mod = modrm >> 6, rm = modrm & 7, reg = (modrm >> 3) & 7;
+    d.reg[i] = viewIndex(e.regKind, reg, op32);
+    if (mod === 3) {
+      d.rm[i] = viewIndex(e.rmKind, rm, op32);
+      return;
+    }
+    d.mem[i] = 1;
+    let defaultSeg = SEG_DS;
+    if (!addr32) {
+      if (mod === 0 && rm === 6) {
+        d.disp[i] = f.u16();
+      } else {
+        d.base[i] = RM16_BASE[rm];
+        d.index[i] = RM16_INDEX[rm];
+        if (rm === 2 || rm === 3 || rm === 6) defaultSeg = SEG_SS;
+        if (mod === 1) d.disp[i] = f.s8();
+        else if (mod === 2) d.disp[i] = f.u16();
+      }
+    } else {
+      let base = rm;
+      if (rm === 4) {
+        const sib = f.u8();
+        const index = (sib >> 3) & 7;
+        base = sib & 7;
+        d.scale[i] = sib >> 6;
+        d.index[i] = index === 4 ? ZERO_REG : index;
+      }
+      if (mod === 0 && base === 5) {
+        d.base[i] = ZERO_REG;
+        d.disp[i] = f.s32();
+      } else {
+        d.base[i] = base;
+        if (base === 4 || base === 5) defaultSeg = SEG_SS;
+        if (mod === 1) d.disp[i] = f.s8();
+        else if (mod === 2) d.disp[i] = f.s32();
+      }
+    }
+    d.seg[i] = seg >= 0 ? seg : defaultSeg;
+  }
+
+  private decodeImmediate(d: DecodedStore, i: number, f: Fetcher, kind: number, op32: boolean, addr32: boolean): void {
+    switch (kind) {
+      case IMM_IB: case IMM_JB: d.imm[i] = f.s8(); return;
+      case IMM_IBU: d.imm[i] = f.u8(); return;
+      case IMM_IW: d.imm[i] = f.u16(); return;
+      case IMM_IV: d.imm[i] = op32 ? f.s32() : f.u16(); return;
+      case IMM_JV: d.imm[i] = op32 ? f.s32() : (f.u16() << 16) >> 16; return;
+      case IMM_AP: d.imm[i] = op32 ? f.s32() : f.u16(); d.imm2[i] = f.u16(); return;
+      case IMM_MOFFS: d.mem[i] = 1; d.disp[i] = addr32 ? f.s32() : f.u16(); return;
+      case IMM_ENTER: d.imm[i] = f.u16(); d.imm2[i] = f.u8(); return;
+      default: return;
+    }
+  }
+}

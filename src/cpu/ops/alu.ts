@@ -1,0 +1,152 @@
+/**
+ * Integer ALU instructions: ADD OR ADC SBB AND SUB XOR CMP in every operand form
+ * (opcodes 00-3D and group 1, 80-83), INC/DEC (40-4F, FE/FF /0-/1), NEG/NOT/TEST
+ * (F6/F7 /0-/3, 84/85, A8/A9). The ALU kind (0..7 in the x86 encoding order) is the
+ * decoded `sub` field. Flags are recorded lazily (flags.ts).
+ */
+import type { Cpu } from '../cpu.js';
+import { getCF, setAdd, setIncDec, setLogic, setSub } from '../flags.js';
+import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
+
+/** ALU kinds in encoding order. */
+export const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
+
+/** Perform ALU operation `kind` on `a` and `b` at width `bits`, record flags, return the result. */
+export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): number {
+  let r: number;
+  switch (kind) {
+    case ALU_ADD: r = a + b; setAdd(c, a, b, r, bits); return r;
+    case ALU_OR: r = a | b; setLogic(c, r, bits); return r;
+    case ALU_ADC: r = a + b + getCF(c); setAdd(c, a, b, r, bits); return r;
+    case ALU_SBB: r = a - b - getCF(c); setSub(c, a, b, r, bits); return r;
+    case ALU_AND: r = a & b; setLogic(c, r, bits); return r;
+    case ALU_SUB: r = a - b; setSub(c, a, b, r, bits); return r;
+    case ALU_XOR: r = a ^ b; setLogic(c, r, bits); return r;
+    default: r = a - b; setSub(c, a, b, r, bits); return r;
+  }
+}
+
+// r/m, reg
+export function aluEbGb(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, readE8(c, i), c.r8[d.reg[i]], 8);
+  if (k !== ALU_CMP) rewriteE8(c, i, r);
+}
+export function aluEwGw(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, readE16(c, i), c.r16[d.reg[i]], 16);
+  if (k !== ALU_CMP) rewriteE16(c, i, r);
+}
+export function aluEdGd(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, readE32(c, i), c.regs[d.reg[i]], 32);
+  if (k !== ALU_CMP) rewriteE32(c, i, r);
+}
+
+// reg, r/m
+export function aluGbEb(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, c.r8[d.reg[i]], readE8(c, i), 8);
+  if (k !== ALU_CMP) c.r8[d.reg[i]] = r;
+}
+export function aluGwEw(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, c.r16[d.reg[i]], readE16(c, i), 16);
+  if (k !== ALU_CMP) c.r16[d.reg[i]] = r;
+}
+export function aluGdEd(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, c.regs[d.reg[i]], readE32(c, i), 32);
+  if (k !== ALU_CMP) c.regs[d.reg[i]] = r;
+}
+
+// r/m, immediate (80/81/82/83) and accumulator, immediate (04/05/...): the decoder points rm at AL/AX/EAX for the latter.
+export function aluEbIb(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, readE8(c, i), d.imm[i] & 0xff, 8);
+  if (k !== ALU_CMP) rewriteE8(c, i, r);
+}
+export function aluEwIw(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, readE16(c, i), d.imm[i] & 0xffff, 16);
+  if (k !== ALU_CMP) rewriteE16(c, i, r);
+}
+export function aluEdId(c: Cpu, i: number): void {
+  const d = c.store, k = d.sub[i];
+  const r = alu(c, k, readE32(c, i), d.imm[i], 32);
+  if (k !== ALU_CMP) rewriteE32(c, i, r);
+}
+
+// TEST
+export function testEbGb(c: Cpu, i: number): void {
+  setLogic(c, readE8(c, i) & c.r8[c.store.reg[i]], 8);
+}
+export function testEwGw(c: Cpu, i: number): void {
+  setLogic(c, readE16(c, i) & c.r16[c.store.reg[i]], 16);
+}
+export function testEdGd(c: Cpu, i: number): void {
+  setLogic(c, readE32(c, i) & c.regs[c.store.reg[i]], 32);
+}
+export function testEbIb(c: Cpu, i: number): void {
+  setLogic(c, readE8(c, i) & c.store.imm[i], 8);
+}
+export function testEwIw(c: Cpu, i: number): void {
+  setLogic(c, readE16(c, i) & c.store.imm[i], 16);
+}
+export function testEdId(c: Cpu, i: number): void {
+  setLogic(c, readE32(c, i) & c.store.imm[i], 32);
+}
+
+// INC/DEC: sub = 0 for INC, 1 for DEC.
+export function incDecEb(c: Cpu, i: number): void {
+  const a = readE8(c, i), dec = c.store.sub[i] !== 0;
+  const r = dec ? a - 1 : a + 1;
+  setIncDec(c, a, r, 8, dec);
+  rewriteE8(c, i, r);
+}
+export function incDecEw(c: Cpu, i: number): void {
+  const a = readE16(c, i), dec = c.store.sub[i] !== 0;
+  const r = dec ? a - 1 : a + 1;
+  setIncDec(c, a, r, 16, dec);
+  rewriteE16(c, i, r);
+}
+export function incDecEd(c: Cpu, i: number): void {
+  const a = readE32(c, i), dec = c.store.sub[i] !== 0;
+  const r = dec ? a - 1 : a + 1;
+  setIncDec(c, a, r, 32, dec);
+  rewriteE32(c, i, r);
+}
+/** INC/DEC r16 (40-4F): register in `reg`. */
+export function incDecRw(c: Cpu, i: number): void {
+  const d = c.store, x = d.reg[i], a = c.r16[x], dec = d.sub[i] !== 0;
+  const r = dec ? a - 1 : a + 1;
+  setIncDec(c, a, r, 16, dec);
+  c.r16[x] = r;
+}
+/** INC/DEC r32. */
+export function incDecRd(c: Cpu, i: number): void {
+  const d = c.store, x = d.reg[i], a = c.regs[x], dec = d.sub[i] !== 0;
+  const r = dec ? a - 1 : a + 1;
+  setIncDec(c, a, r, 32, dec);
+  c.regs[x] = r;
+}
+
+// NOT / NEG
+export function notEb(c: Cpu, i: number): void { rewriteE8(c, i, ~readE8(c, i)); }
+export function notEw(c: Cpu, i: number): void { rewriteE16(c, i, ~readE16(c, i)); }
+export function notEd(c: Cpu, i: number): void { rewriteE32(c, i, ~readE32(c, i)); }
+export function negEb(c: Cpu, i: number): void {
+  const b = readE8(c, i), r = -b;
+  setSub(c, 0, b, r, 8);
+  rewriteE8(c, i, r);
+}
+export function negEw(c: Cpu, i: number): void {
+  const b = readE16(c, i), r = -b;
+  setSub(c, 0, b, r, 16);
+  rewriteE16(c, i, r);
+}
+export function negEd(c: Cpu, i: number): void {
+  const b = readE32(c, i), r = -b;
+  setSub(c, 0, b, r, 32);
+  rewriteE32(c, i, r);
+}

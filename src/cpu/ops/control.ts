@@ -1,0 +1,233 @@
+/**
+ * Control transfer: JMP/CALL (relative, indirect, far), RET/RETF, Jcc, LOOP/LOOPE/LOOPNE,
+ * JCXZ/JECXZ, INT n/INT3/INTO/INT1, IRET, BOUND. Every handler here ends its basic block
+ * (the decoder marks them so). `c.eip` already holds the address of the next instruction.
+ */
+import type { Cpu } from '../cpu.js';
+import { REG_ECX } from '../cpu.js';
+import { PFX_ADDR32, SEG_CS } from '../decoded.js';
+import { VEC_BP, VEC_BR, VEC_DB, VEC_GP, VEC_OF, VEC_UD } from '../exceptions.js';
+import { condition, getOF, getZF } from '../flags.js';
+import { readE16, readE32 } from './operands.js';
+import { applyPoppedFlags } from './stack.js';
+import { FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_DF, STATUS_FLAGS } from '../flags.js';
+
+/** Set EIP to `target` after checking it against the CS limit (#GP(0) beyond it). */
+function jumpTo(c: Cpu, target: number): void {
+  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.eip = target;
+}
+
+/** JMP rel8/rel16 (16-bit operand size truncates the target to 16 bits). */
+export function jmpRelW(c: Cpu, i: number): void { jumpTo(c, (c.eip + c.store.imm[i]) & 0xffff); }
+export function jmpRelD(c: Cpu, i: number): void { jumpTo(c, (c.eip + c.store.imm[i]) | 0); }
+
+/** Jcc: `sub` is the condition code. */
+export function jccW(c: Cpu, i: number): void {
+  const d = c.store;
+  if (condition(c, d.sub[i])) jumpTo(c, (c.eip + d.imm[i]) & 0xffff);
+}
+export function jccD(c: Cpu, i: number): void {
+  const d = c.store;
+  if (condition(c, d.sub[i])) jumpTo(c, (c.eip + d.imm[i]) | 0);
+}
+
+/** Decrement (E)CX per the address size and return the new count (0 means exhausted). */
+function decrementCount(c: Cpu, i: number): number {
+  if ((c.store.prefix[i] & PFX_ADDR32) !== 0) return (c.regs[REG_ECX] = c.regs[REG_ECX] - 1);
+  return (c.r16[REG_ECX << 1] = c.r16[REG_ECX << 1] - 1);
+}
+
+/** LOOP/LOOPE/LOOPNE (`sub`: 0 = LOOPNE, 1 = LOOPE, 2 = LOOP) with operand-size target masking. */
+export function loopW(c: Cpu, i: number): void { loopCommon(c, i, 0xffff); }
+export function loopD(c: Cpu, i: number): void { loopCommon(c, i, -1); }
+
+function loopCommon(c: Cpu, i: number, mask: number): void {
+  const d = c.store, kind = d.sub[i];
+  const count = decrementCount(c, i);
+  let take = count !== 0;
+  if (take && kind === 0) take = getZF(c) === 0;
+  else if (take && kind === 1) take = getZF(c) !== 0;
+  if (take) jumpTo(c, (c.eip + d.imm[i]) & mask);
+}
+
+/** JCXZ/JECXZ (the address size picks CX or ECX). */
+export function jcxzW(c: Cpu, i: number): void { jcxz(c, i, 0xffff); }
+export function jcxzD(c: Cpu, i: number): void { jcxz(c, i, -1); }
+
+function jcxz(c: Cpu, i: number, mask: number): void {
+  const d = c.store;
+  const count = (d.prefix[i] & PFX_ADDR32) !== 0 ? c.regs[REG_ECX] : c.r16[REG_ECX << 1];
+  if (count === 0) jumpTo(c, (c.eip + d.imm[i]) & mask);
+}
+
+/** CALL rel16/rel32. */
+export function callRelW(c: Cpu, i: number): void {
+  const target = (c.eip + c.store.imm[i]) & 0xffff;
+  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.push16(c.eip);
+  c.eip = target;
+}
+export function callRelD(c: Cpu, i: number): void {
+  const target = (c.eip + c.store.imm[i]) | 0;
+  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.push32(c.eip);
+  c.eip = target;
+}
+
+/** CALL r/m16 and JMP r/m16 (FF /2, /4). */
+export function callEw(c: Cpu, i: number): void {
+  const target = readE16(c, i);
+  if (target > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.push16(c.eip);
+  c.eip = target;
+}
+export function callEd(c: Cpu, i: number): void {
+  const target = readE32(c, i);
+  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.push32(c.eip);
+  c.eip = target;
+}
+export function jmpEw(c: Cpu, i: number): void { jumpTo(c, readE16(c, i)); }
+export function jmpEd(c: Cpu, i: number): void { jumpTo(c, readE32(c, i)); }
+
+/** Real-mode far transfer of control to selector:offset. */
+function farJumpReal(c: Cpu, selector: number, offset: number): void {
+  c.loadSegmentReal(SEG_CS, selector);
+  c.eip = offset;
+}
+
+/** JMP ptr16:16 / ptr16:32 (EA): offset in imm, selector in imm2. */
+export function jmpFarW(c: Cpu, i: number): void { farJumpReal(c, c.store.imm2[i], c.store.imm[i] & 0xffff); }
+export function jmpFarD(c: Cpu, i: number): void { farJumpReal(c, c.store.imm2[i], c.store.imm[i]); }
+
+/** CALL ptr16:16 / ptr16:32 (9A). */
+export function callFarW(c: Cpu, i: number): void {
+  pushReturnFar(c, 2);
+  farJumpReal(c, c.store.imm2[i], c.store.imm[i] & 0xffff);
+}
+export function callFarD(c: Cpu, i: number): void {
+  pushReturnFar(c, 4);
+  farJumpReal(c, c.store.imm2[i], c.store.imm[i]);
+}
+
+function pushReturnFar(c: Cpu, size: number): void {
+  if (size === 2) {
+    c.push16(c.segSel[SEG_CS]);
+    c.push16(c.eip);
+  } else {
+    c.push32(c.segSel[SEG_CS]);
+    c.push32(c.eip);
+  }
+}
+
+/** JMP m16:16 / CALL m16:16 (FF /5, /3): the register form is #UD. */
+export function jmpFarEw(c: Cpu, i: number): void {
+  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  const lin = c.ea(i, 4);
+  const off = c.read16(lin), sel = c.read16((lin + 2) | 0);
+  farJumpReal(c, sel, off);
+}
+export function jmpFarEd(c: Cpu, i: number): void {
+  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  const lin = c.ea(i, 6);
+  const off = c.read32(lin), sel = c.read16((lin + 4) | 0);
+  farJumpReal(c, sel, off);
+}
+export function callFarEw(c: Cpu, i: number): void {
+  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  const lin = c.ea(i, 4);
+  const off = c.read16(lin), sel = c.read16((lin + 2) | 0);
+  pushReturnFar(c, 2);
+  farJumpReal(c, sel, off);
+}
+export function callFarEd(c: Cpu, i: number): void {
+  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  const lin = c.ea(i, 6);
+  const off = c.read32(lin), sel = c.read16((lin + 4) | 0);
+  pushReturnFar(c, 4);
+  farJumpReal(c, sel, off);
+}
+
+/** RET / RET imm16 (imm is 0 for the plain form). */
+export function retW(c: Cpu, i: number): void {
+  const ip = c.pop16();
+  if (ip > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.eip = ip;
+  releaseStack(c, c.store.imm[i]);
+}
+export function retD(c: Cpu, i: number): void {
+  const ip = c.pop32();
+  if ((ip >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  c.eip = ip;
+  releaseStack(c, c.store.imm[i]);
+}
+
+function releaseStack(c: Cpu, bytes: number): void {
+  if (bytes !== 0) c.setStackPointer(c.regs[4] + bytes);
+}
+
+/** RETF / RETF imm16 in real mode. */
+export function retfW(c: Cpu, i: number): void {
+  const ip = c.pop16();
+  const cs = c.pop16();
+  farJumpReal(c, cs, ip);
+  releaseStack(c, c.store.imm[i]);
+}
+export function retfD(c: Cpu, i: number): void {
+  const ip = c.pop32();
+  const cs = c.pop32() & 0xffff;
+  farJumpReal(c, cs, ip);
+  releaseStack(c, c.store.imm[i]);
+}
+
+/** IRET (16-bit) in real mode: pop IP, CS, FLAGS. */
+export function iretW(c: Cpu): void {
+  const ip = c.pop16();
+  const cs = c.pop16();
+  const flags = c.pop16();
+  farJumpReal(c, cs, ip);
+  applyPoppedFlags(c, flags, STATUS_FLAGS | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT);
+}
+/** IRETD in real mode: pop EIP, CS, EFLAGS (VM, RF and VIP/VIF unaffected). */
+export function iretD(c: Cpu): void {
+  const ip = c.pop32();
+  const cs = c.pop32() & 0xffff;
+  const flags = c.pop32();
+  farJumpReal(c, cs, ip);
+  applyPoppedFlags(c, flags, STATUS_FLAGS | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT | FLAG_AC | FLAG_ID);
+}
+
+/** INT imm8. */
+export function intN(c: Cpu, i: number): void { softwareInterrupt(c, c.store.imm[i] & 0xff); }
+/** INT3 (CC). */
+export function int3(c: Cpu): void { softwareInterrupt(c, VEC_BP); }
+/** INT1 / ICEBP (F1). */
+export function int1(c: Cpu): void { softwareInterrupt(c, VEC_DB); }
+/** INTO: INT 4 when OF is set. */
+export function into(c: Cpu): void { if (getOF(c) !== 0) softwareInterrupt(c, VEC_OF); }
+
+function softwareInterrupt(c: Cpu, vector: number): void {
+  if ((c.cr0 & 1) !== 0) c.raise(VEC_GP, 0); // protected-mode gates arrive with issue 3
+  c.interruptReal(vector);
+}
+
+/** BOUND r16, m16&16: #BR when the index is outside [lower, upper] (signed). */
+export function boundW(c: Cpu, i: number): void {
+  const d = c.store;
+  if (d.mem[i] === 0) c.raise(VEC_UD);
+  const lin = c.ea(i, 4);
+  const lower = (c.read16(lin) << 16) >> 16;
+  const upper = (c.read16((lin + 2) | 0) << 16) >> 16;
+  const idx = (c.r16[d.reg[i]] << 16) >> 16;
+  if (idx < lower || idx > upper) c.raise(VEC_BR);
+}
+export function boundD(c: Cpu, i: number): void {
+  const d = c.store;
+  if (d.mem[i] === 0) c.raise(VEC_UD);
+  const lin = c.ea(i, 8);
+  const lower = c.read32(lin);
+  const upper = c.read32((lin + 4) | 0);
+  const idx = c.regs[d.reg[i]];
+  if (idx < lower || idx > upper) c.raise(VEC_BR);
+}

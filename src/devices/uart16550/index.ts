@@ -1,0 +1,2 @@
+/** 16550A UART. */
+export * from './uart16550.js';
