@@ -18,12 +18,10 @@ import { NPT_CODE } from '../memory/npt.js';
 import type { Persist, SavedState } from '../persist/persist.js';
 import { StateReader } from '../persist/persist.js';
 import { BlockCache } from './block-cache.js';
-import { DecodedStore, SEG_CS, SEG_SS, ZERO_REG } from './decoded.js';
+import { DecodedStore, Reg, Seg } from './decoded.js';
 import { GuestFault, CpuHostError, VEC_DB, VEC_GP, VEC_SS } from './exceptions.js';
-import {
-  FLAG_IF, FLAG_RESERVED1, FLAG_TF, FLAG_AC, FLAG_RF, FLAG_VM, STATUS_FLAGS, statusFlags,
-  type LazyFlagState,
-} from './flags.js';
+import { statusFlags, type LazyFlagState, Flag } from './flags.js';
+import { dispatch } from './dispatch.js';
 import { HANDLERS } from './opcode-table.js';
 import type { InterruptSource, PortIo } from './port-io.js';
 
@@ -37,8 +35,8 @@ export const enum RunExit {
   Stopped = 2,
 }
 
-/** Register numbers in the x86 encoding. */
-export const REG_EAX = 0, REG_ECX = 1, REG_EDX = 2, REG_EBX = 3, REG_ESP = 4, REG_EBP = 5, REG_ESI = 6, REG_EDI = 7;
+/** Register numbers in the x86 encoding (the `Reg` const enum in decoded.ts, under these names for code outside the CPU). */
+export const REG_EAX = Reg.EAX, REG_ECX = Reg.ECX, REG_EDX = Reg.EDX, REG_EBX = Reg.EBX, REG_ESP = Reg.ESP, REG_EBP = Reg.EBP, REG_ESI = Reg.ESI, REG_EDI = Reg.EDI;
 
 const TLB_PAGES = 1 << 20;
 const TLB_TRACK = 4096;
@@ -63,8 +61,8 @@ export interface CpuState extends SavedState {
 /** One x86 processor attached to a VM's guest memory and I/O bus. */
 export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   readonly persistId = 'cpu0';
-  /** General registers EAX..EDI, then the always-zero pseudo register ZERO_REG. */
-  readonly regs = new Int32Array(ZERO_REG + 1);
+  /** General registers EAX..EDI, then the always-zero pseudo register Reg.Zero. */
+  readonly regs = new Int32Array(Reg.Zero + 1);
   /** 16-bit view: index r*2 is the low word of register r. */
   readonly r16 = new Uint16Array(this.regs.buffer);
   /** 8-bit view: AL=0, AH=1, CL=4, CH=5, ... (index ((r&3)<<2)|(r>>2) for encoding r). */
@@ -95,7 +93,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   idtrBase = 0; idtrLimit = 0x3ff;
 
   // Lazy flags (see flags.ts).
-  flagsReg = FLAG_RESERVED1;
+  flagsReg = Flag.Reserved1;
   lazy = 0;
   lop = 0;
   la = 0;
@@ -160,7 +158,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   /** Power-on / RESET state: real mode, CS:IP = F000:FFF0 with CS base FFFF0000. */
   reset(): void {
     this.regs.fill(0);
-    this.regs[REG_EDX] = 0x00000600; // family 6 signature in DX after reset
+    this.regs[Reg.EDX] = 0x00000600; // family 6 signature in DX after reset
     this.eip = 0xfff0;
     this.ipMask = 0xffff;
     this.stackMask = 0xffff;
@@ -169,11 +167,11 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
       this.segBase[s] = 0;
       this.segLimit[s] = 0xffff;
     }
-    this.segSel[SEG_CS] = 0xf000;
-    this.segBase[SEG_CS] = 0xffff0000 | 0;
+    this.segSel[Seg.CS] = 0xf000;
+    this.segBase[Seg.CS] = 0xffff0000 | 0;
     this.cr0 = 0x60000010; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0;
     this.gdtrBase = 0; this.gdtrLimit = 0xffff; this.idtrBase = 0; this.idtrLimit = 0x3ff;
-    this.flagsReg = FLAG_RESERVED1;
+    this.flagsReg = Flag.Reserved1;
     this.lazy = 0;
     this.halted = false;
     this.inhibitAt = -1;
@@ -185,12 +183,12 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** The full EFLAGS value. */
   getFlags(): number {
-    return (this.flagsReg & ~STATUS_FLAGS) | statusFlags(this) | FLAG_RESERVED1;
+    return (this.flagsReg & ~Flag.Status) | statusFlags(this) | Flag.Reserved1;
   }
 
   /** Replace EFLAGS (caller has applied the bits the instruction may change). */
   setFlags(value: number): void {
-    this.flagsReg = (value | FLAG_RESERVED1) & ~0x8028;
+    this.flagsReg = (value | Flag.Reserved1) & ~0x8028;
     this.lazy = 0;
   }
 
@@ -204,8 +202,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** Write SP or ESP according to the stack width. */
   setStackPointer(value: number): void {
-    if (this.stackMask === -1) this.regs[REG_ESP] = value;
-    else this.r16[REG_ESP << 1] = value;
+    if (this.stackMask === -1) this.regs[Reg.ESP] = value;
+    else this.r16[Reg.ESP << 1] = value;
   }
 
   // ---------------------------------------------------------------- faults
@@ -221,7 +219,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** A memory operand does not fit inside its segment's limit. */
   segmentOverrun(seg: number): never {
-    return this.raise(seg === SEG_SS ? VEC_SS : VEC_GP, 0);
+    return this.raise(seg === Seg.SS ? VEC_SS : VEC_GP, 0);
   }
 
   /** Linear address of instruction `i`'s memory operand, checked against the segment limit. */
@@ -402,30 +400,30 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** Push a 16-bit value. */
   push16(value: number): void {
-    const sp = (this.regs[REG_ESP] - 2) & this.stackMask;
-    this.write16(this.segLinear(SEG_SS, sp, 2), value);
+    const sp = (this.regs[Reg.ESP] - 2) & this.stackMask;
+    this.write16(this.segLinear(Seg.SS, sp, 2), value);
     this.setStackPointer(sp);
   }
 
   /** Push a 32-bit value. */
   push32(value: number): void {
-    const sp = (this.regs[REG_ESP] - 4) & this.stackMask;
-    this.write32(this.segLinear(SEG_SS, sp, 4), value);
+    const sp = (this.regs[Reg.ESP] - 4) & this.stackMask;
+    this.write32(this.segLinear(Seg.SS, sp, 4), value);
     this.setStackPointer(sp);
   }
 
   /** Pop a 16-bit value. */
   pop16(): number {
-    const sp = this.regs[REG_ESP] & this.stackMask;
-    const v = this.read16(this.segLinear(SEG_SS, sp, 2));
+    const sp = this.regs[Reg.ESP] & this.stackMask;
+    const v = this.read16(this.segLinear(Seg.SS, sp, 2));
     this.setStackPointer(sp + 2);
     return v;
   }
 
   /** Pop a 32-bit value. */
   pop32(): number {
-    const sp = this.regs[REG_ESP] & this.stackMask;
-    const v = this.read32(this.segLinear(SEG_SS, sp, 4));
+    const sp = this.regs[Reg.ESP] & this.stackMask;
+    const v = this.read32(this.segLinear(Seg.SS, sp, 4));
     this.setStackPointer(sp + 4);
     return v;
   }
@@ -445,10 +443,10 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     const newCs = this.read16((ivt + 2) | 0);
     const flags = this.getFlags();
     this.push16(flags & 0xffff);
-    this.push16(this.segSel[SEG_CS]);
+    this.push16(this.segSel[Seg.CS]);
     this.push16(this.eip & 0xffff);
-    this.flagsReg = (this.flagsReg | 0) & ~(FLAG_IF | FLAG_TF | FLAG_AC | FLAG_RF);
-    this.loadSegmentReal(SEG_CS, newCs);
+    this.flagsReg = (this.flagsReg | 0) & ~(Flag.IF | Flag.TF | Flag.AC | Flag.RF);
+    this.loadSegmentReal(Seg.CS, newCs);
     this.eip = newIp;
     this.eventDelivered = true;
   }
@@ -478,11 +476,12 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.stopRequested = false;
     while (this.instructionCount < end) {
       if (this.stopRequested) return RunExit.Stopped;
-      if (this.interruptLine && this.instructionCount !== this.inhibitAt && (this.flagsReg & FLAG_IF) !== 0) {
+      if (this.interruptLine && this.instructionCount !== this.inhibitAt && (this.flagsReg & Flag.IF) !== 0) {
         this.acceptExternalInterrupt();
       }
       if (this.halted) return RunExit.Halted;
-      this.runBlock(end);
+      if ((this.flagsReg & Flag.TF) !== 0 && this.instructionCount !== this.inhibitAt) this.singleStep();
+      else this.runBlocks(end);
     }
     return this.stopRequested ? RunExit.Stopped : RunExit.Budget;
   }
@@ -495,41 +494,65 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.interruptReal(vector);
   }
 
-  /** Find (or decode) the block at CS:EIP and run it, delivering any fault it raises. */
-  private runBlock(end: number): void {
-    const singleStep = (this.flagsReg & FLAG_TF) !== 0 && this.instructionCount !== this.inhibitAt;
+  /** Execute one instruction, then take the single-step trap unless it delivered an event itself. */
+  private singleStep(): void {
     this.eventDelivered = false;
-    try {
-      const lin = (this.segBase[SEG_CS] + this.eip) | 0;
-      const block = this.blocks.lookup(this, this.eip, this.physical(lin));
-      this.execute(block, singleStep ? 1 : end - this.instructionCount);
-    } catch (e) {
-      if (e !== this.fault) throw e;
-      this.deliverFault();
-    }
-    if (singleStep && !this.eventDelivered && !this.halted) {
-      this.interruptReal(VEC_DB);
-    }
+    this.runBlocks(this.instructionCount + 1);
+    if (!this.eventDelivered && !this.halted) this.interruptReal(VEC_DB);
   }
 
-  private execute(block: number, maxCount: number): void {
+  /** Restart instruction `i` (the last of its block) later: EIP back on it, block ended. */
+  restartInstruction(i: number): void {
+    this.eip = (this.eip - this.store.len[i]) & this.ipMask;
+    this.breakBlock = true;
+  }
+
+  /**
+   * The hot loop: look up (or decode) the block at CS:EIP and run its instructions, block
+   * after block, until the budget is used, a handler ends the block early (breakBlock:
+   * HLT, STI, OUT, self-modifying write...), or an interrupt is waiting. EIP is written
+   * only before a block's last instruction (the only one that reads it) and when leaving
+   * early; a guest fault is delivered here with EIP recomputed for the faulting instruction.
+   */
+  private runBlocks(end: number): void {
     const bc = this.blocks;
     const d = this.store;
     const op = d.op;
-    const len = d.len;
+    const next = d.next;
     const handlers = HANDLERS;
-    const first = bc.blockFirst[block];
-    let n = bc.blockLength[block];
-    if (n > maxCount) n = maxCount;
-    const last = first + n;
-    this.breakBlock = false;
-    for (let i = first; i < last; i++) {
-      const ip = this.eip;
-      this.instrStart = ip;
-      this.eip = (ip + len[i]) & this.ipMask;
-      handlers[op[i]](this, i);
-      this.instructionCount++;
-      if (this.breakBlock) break;
+    let first = 0;
+    let i = 0;
+    let blockIp = 0;
+    try {
+      for (;;) {
+        blockIp = this.eip;
+        const lin = (this.segBase[Seg.CS] + blockIp) | 0;
+        const block = bc.lookup(this, blockIp, this.physical(lin));
+        first = bc.blockFirst[block];
+        let n = bc.blockLength[block];
+        const remaining = end - this.instructionCount;
+        if (n > remaining) n = remaining;
+        const last = first + n - 1;
+        this.breakBlock = false;
+        for (i = first; i < last; i++) {
+          dispatch(this, i, op[i], handlers);
+          if (this.breakBlock) {
+            this.eip = (blockIp + next[i]) & this.ipMask;
+            this.instructionCount += i - first + 1;
+            return;
+          }
+        }
+        this.eip = (blockIp + next[last]) & this.ipMask;
+        i = last;
+        dispatch(this, last, op[last], handlers);
+        this.instructionCount += n;
+        if (this.breakBlock || this.instructionCount >= end || this.interruptLine) return;
+      }
+    } catch (e) {
+      if (e !== this.fault) throw e;
+      this.instructionCount += i - first;
+      this.instrStart = (blockIp + (i === first ? 0 : next[i - 1])) & this.ipMask;
+      this.deliverFault();
     }
   }
 
@@ -567,7 +590,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     if ((cr[0] & 1) !== 0) throw new CpuHostError('cpu0: restoring protected-mode state is not supported yet');
     for (let k = 0; k < 8; k++) this.regs[k] = regs[k];
     this.eip = eip;
-    this.setFlags(eflags & ~(FLAG_VM | FLAG_RF));
+    this.setFlags(eflags & ~(Flag.VM | Flag.RF));
     for (let s = 0; s < 6; s++) {
       this.segSel[s] = segSel[s];
       this.segBase[s] = segBase[s] | 0;

@@ -4,18 +4,66 @@
  * the fields of their own slot. Basic blocks are runs of consecutive slots (block-cache.ts).
  */
 
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum Pfx {
+  Rep = 1,
+  Repne = 2,
+  Op32 = 4,
+  Addr32 = 8,
+  Lock = 16,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const PFX_REP = Pfx.Rep;
+export const PFX_REPNE = Pfx.Repne;
+export const PFX_OP32 = Pfx.Op32;
+export const PFX_ADDR32 = Pfx.Addr32;
+export const PFX_LOCK = Pfx.Lock;
+
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum Seg {
+  ES = 0,
+  CS = 1,
+  SS = 2,
+  DS = 3,
+  FS = 4,
+  GS = 5,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const SEG_ES = Seg.ES;
+export const SEG_CS = Seg.CS;
+export const SEG_SS = Seg.SS;
+export const SEG_DS = Seg.DS;
+export const SEG_FS = Seg.FS;
+export const SEG_GS = Seg.GS;
+
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum Reg {
+  EAX = 0,
+  ECX = 1,
+  EDX = 2,
+  EBX = 3,
+  ESP = 4,
+  EBP = 5,
+  ESI = 6,
+  EDI = 7,
+  Zero = 8,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const REG_EAX = Reg.EAX;
+export const REG_ECX = Reg.ECX;
+export const REG_EDX = Reg.EDX;
+export const REG_EBX = Reg.EBX;
+export const REG_ESP = Reg.ESP;
+export const REG_EBP = Reg.EBP;
+export const REG_ESI = Reg.ESI;
+export const REG_EDI = Reg.EDI;
+export const ZERO_REG = Reg.Zero;
+
 /** Register-file index of the permanently-zero pseudo register used for absent base/index. */
-export const ZERO_REG = 8;
 
 /** `prefix` bits. */
-export const PFX_REP = 1; // F3: REP / REPE
-export const PFX_REPNE = 2; // F2: REPNE
-export const PFX_OP32 = 4; // effective operand size is 32
-export const PFX_ADDR32 = 8; // effective address size is 32
-export const PFX_LOCK = 16; // F0
 
 /** Segment register numbers (x86 encoding order). */
-export const SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS = 5;
 
 /** Storage for decoded instructions. */
 export class DecodedStore {
@@ -29,7 +77,7 @@ export class DecodedStore {
   readonly rm: Uint8Array;
   /** 1 when the r/m operand is in memory. */
   readonly mem: Uint8Array;
-  /** Effective-address base and index registers (dword indices; ZERO_REG when absent) and scale shift. */
+  /** Effective-address base and index registers (dword indices; Reg.Zero when absent) and scale shift. */
   readonly base: Uint8Array;
   readonly index: Uint8Array;
   readonly scale: Uint8Array;
@@ -43,6 +91,8 @@ export class DecodedStore {
   readonly imm2: Int32Array;
   /** PFX_* bits. */
   readonly prefix: Uint8Array;
+  /** Byte offset, from the start of the instruction's block, of the instruction that follows it. */
+  readonly next: Uint16Array;
   /** Sub-operation fixed by the encoding: ALU kind, condition code, group ModRM.reg, port... */
   readonly sub: Uint8Array;
 
@@ -62,5 +112,6 @@ export class DecodedStore {
     this.imm2 = new Int32Array(capacity);
     this.prefix = new Uint8Array(capacity);
     this.sub = new Uint8Array(capacity);
+    this.next = new Uint16Array(capacity);
   }
 }

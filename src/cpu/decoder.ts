@@ -6,17 +6,13 @@
  * LOCK (F0), REP/REPE (F3), REPNE (F2); at most 15 bytes per instruction (#GP beyond).
  * ModRM/SIB forms for 16- and 32-bit addressing are reduced to base + (index << scale) +
  * displacement, masked to the address size, with the default segment (SS for BP/ESP/EBP
- * bases) or the override. A block ends after a control transfer, at the end of its page,
- * or at MAX_BLOCK_LENGTH instructions.
+ * bases) or the override. A block ends after a control transfer or a repeated string
+ * instruction, at the end of its page, or at MAX_BLOCK_LENGTH instructions: so only a
+ * block's last instruction ever needs EIP, and the run loop sets it just for that one.
  */
 import type { Cpu } from './cpu.js';
-import {
-  DecodedStore, PFX_ADDR32, PFX_LOCK, PFX_OP32, PFX_REP, PFX_REPNE, SEG_CS, SEG_DS, SEG_SS, ZERO_REG,
-} from './decoded.js';
-import {
-  IMM_AP, IMM_ENTER, IMM_IB, IMM_IBU, IMM_IV, IMM_IW, IMM_JB, IMM_JV, IMM_MOFFS, K_NONE, K_R16, K_R32, K_R8, K_RAW,
-  OPCODES, TOO_LONG, UNDEFINED, type OpcodeEntry,
-} from './opcode-table.js';
+import { DecodedStore, Pfx, Reg, Seg } from './decoded.js';
+import { IMM_AP, IMM_ENTER, IMM_IB, IMM_IBU, IMM_IV, IMM_IW, IMM_JB, IMM_JV, IMM_MOFFS, K_NONE, K_R16, K_R32, K_R8, K_RAW, OPCODES, TOO_LONG, UNDEFINED, type OpcodeEntry } from './opcode-table.js';
 
 /** What decoding a block produced. */
 export interface DecodeResult {
@@ -30,9 +26,9 @@ export interface DecodeResult {
 
 const MAX_INSTRUCTION_BYTES = 15;
 
-/** 16-bit ModRM r/m → base and index registers (ZERO_REG when absent). */
+/** 16-bit ModRM r/m → base and index registers (Reg.Zero when absent). */
 const RM16_BASE = [3, 3, 5, 5, 6, 7, 5, 3];
-const RM16_INDEX = [6, 7, 6, 7, ZERO_REG, ZERO_REG, ZERO_REG, ZERO_REG];
+const RM16_INDEX = [6, 7, 6, 7, Reg.Zero, Reg.Zero, Reg.Zero, Reg.Zero];
 
 /** Register-view index for register number `r` of kind `kind` at operand size 16/32. */
 function viewIndex(kind: number, r: number, op32: boolean): number {
@@ -57,7 +53,7 @@ class Fetcher {
 
   reset(cpu: Cpu, ip: number): void {
     this.cpu = cpu;
-    this.base = cpu.segBase[SEG_CS];
+    this.base = cpu.segBase[Seg.CS];
     this.mask = cpu.ipMask;
     this.ip = ip;
     this.pos = 0;
@@ -104,18 +100,21 @@ export class Decoder {
     res.count = 0;
     res.cacheable = true;
     const f = this.fetch;
-    const startLin = (cpu.segBase[SEG_CS] + ip) | 0;
+    const startLin = (cpu.segBase[Seg.CS] + ip) | 0;
     const startPage = startLin >>> 12;
     let lastLin = startLin;
     let cur = ip;
+    let offset = 0;
     for (let n = 0; n < max; n++) {
       f.reset(cpu, cur);
       const ends = this.decodeOne(cpu, store, first + n, f);
+      offset += f.pos;
+      store.next[first + n] = offset;
       res.count++;
       lastLin = f.linear(Math.max(0, f.pos - 1));
       if (f.wrapped) res.cacheable = false;
       cur = (cur + f.pos) & cpu.ipMask;
-      const nextLin = (cpu.segBase[SEG_CS] + cur) | 0;
+      const nextLin = (cpu.segBase[Seg.CS] + cur) | 0;
       if (ends || f.wrapped || nextLin >>> 12 !== startPage) break;
     }
     res.lastPhys = cpu.physical(lastLin);
@@ -141,25 +140,25 @@ export class Decoder {
         case 0x3e: seg = 3; continue;
         case 0x64: seg = 4; continue;
         case 0x65: seg = 5; continue;
-        case 0xf0: prefix |= PFX_LOCK; continue;
-        case 0xf2: prefix = (prefix & ~PFX_REP) | PFX_REPNE; continue;
-        case 0xf3: prefix = (prefix & ~PFX_REPNE) | PFX_REP; continue;
+        case 0xf0: prefix |= Pfx.Lock; continue;
+        case 0xf2: prefix = (prefix & ~Pfx.Rep) | Pfx.Repne; continue;
+        case 0xf3: prefix = (prefix & ~Pfx.Repne) | Pfx.Rep; continue;
       }
       break;
     }
     let entry: OpcodeEntry = b === 0x0f ? OPCODES[0x100 + f.u8()] : OPCODES[b];
     const opcode = b;
-    if (op32) prefix |= PFX_OP32;
-    if (addr32) prefix |= PFX_ADDR32;
+    if (op32) prefix |= Pfx.Op32;
+    if (addr32) prefix |= Pfx.Addr32;
 
     d.prefix[i] = prefix;
     d.mem[i] = 0;
-    d.base[i] = ZERO_REG;
-    d.index[i] = ZERO_REG;
+    d.base[i] = Reg.Zero;
+    d.index[i] = Reg.Zero;
     d.scale[i] = 0;
     d.disp[i] = 0;
     d.amask[i] = addr32 ? -1 : 0xffff;
-    d.seg[i] = seg >= 0 ? seg : SEG_DS;
+    d.seg[i] = seg >= 0 ? seg : Seg.DS;
     d.imm[i] = 0;
     d.imm2[i] = 0;
     d.reg[i] = 0;
@@ -173,7 +172,7 @@ export class Decoder {
       if (entry === UNDEFINED) return this.emitSpecial(d, i, f, UNDEFINED);
       this.decodeModrm(d, i, f, modrm, entry, op32, addr32, seg);
     }
-    if ((prefix & PFX_LOCK) !== 0 && (!entry.lockable || d.mem[i] === 0)) return this.emitSpecial(d, i, f, UNDEFINED);
+    if ((prefix & Pfx.Lock) !== 0 && (!entry.lockable || d.mem[i] === 0)) return this.emitSpecial(d, i, f, UNDEFINED);
     if (entry.embedded) d.reg[i] = viewIndex(entry.regKind, opcode & 7, op32);
     else if (entry.fixedReg >= 0) d.reg[i] = viewIndex(entry.regKind, entry.fixedReg, op32);
     if (entry.accumulator) { d.rm[i] = 0; d.mem[i] = 0; }
@@ -182,7 +181,7 @@ export class Decoder {
     if (f.pos > MAX_INSTRUCTION_BYTES) return this.emitSpecial(d, i, f, TOO_LONG);
     d.op[i] = op32 ? entry.h32 : entry.h16;
     d.len[i] = f.pos;
-    return entry.ends;
+    return entry.ends || (entry.string && (prefix & (Pfx.Rep | Pfx.Repne)) !== 0);
   }
 
   /** Emit an instruction that only raises a fault when executed. */
@@ -202,14 +201,14 @@ export class Decoder {
       return;
     }
     d.mem[i] = 1;
-    let defaultSeg = SEG_DS;
+    let defaultSeg = Seg.DS;
     if (!addr32) {
       if (mod === 0 && rm === 6) {
         d.disp[i] = f.u16();
       } else {
         d.base[i] = RM16_BASE[rm];
         d.index[i] = RM16_INDEX[rm];
-        if (rm === 2 || rm === 3 || rm === 6) defaultSeg = SEG_SS;
+        if (rm === 2 || rm === 3 || rm === 6) defaultSeg = Seg.SS;
         if (mod === 1) d.disp[i] = f.s8();
         else if (mod === 2) d.disp[i] = f.u16();
       }
@@ -220,14 +219,14 @@ export class Decoder {
         const index = (sib >> 3) & 7;
         base = sib & 7;
         d.scale[i] = sib >> 6;
-        d.index[i] = index === 4 ? ZERO_REG : index;
+        d.index[i] = index === 4 ? Reg.Zero : index;
       }
       if (mod === 0 && base === 5) {
-        d.base[i] = ZERO_REG;
+        d.base[i] = Reg.Zero;
         d.disp[i] = f.s32();
       } else {
         d.base[i] = base;
-        if (base === 4 || base === 5) defaultSeg = SEG_SS;
+        if (base === 4 || base === 5) defaultSeg = Seg.SS;
         if (mod === 1) d.disp[i] = f.s8();
         else if (mod === 2) d.disp[i] = f.s32();
       }

@@ -9,38 +9,67 @@
  * ADC/SBB (whose result includes the carry-in) share the ADD/SUB classes.
  */
 
-export const FLAG_CF = 0x0001;
-export const FLAG_RESERVED1 = 0x0002;
-export const FLAG_PF = 0x0004;
-export const FLAG_AF = 0x0010;
-export const FLAG_ZF = 0x0040;
-export const FLAG_SF = 0x0080;
-export const FLAG_TF = 0x0100;
-export const FLAG_IF = 0x0200;
-export const FLAG_DF = 0x0400;
-export const FLAG_OF = 0x0800;
-export const FLAG_IOPL = 0x3000;
-export const FLAG_NT = 0x4000;
-export const FLAG_RF = 0x10000;
-export const FLAG_VM = 0x20000;
-export const FLAG_AC = 0x40000;
-export const FLAG_ID = 0x200000;
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum Flag {
+  CF = 0x0001,
+  Reserved1 = 0x0002,
+  PF = 0x0004,
+  AF = 0x0010,
+  ZF = 0x0040,
+  SF = 0x0080,
+  TF = 0x0100,
+  IF = 0x0200,
+  DF = 0x0400,
+  OF = 0x0800,
+  IOPL = 0x3000,
+  NT = 0x4000,
+  RF = 0x10000,
+  VM = 0x20000,
+  AC = 0x40000,
+  ID = 0x200000,
+  Status = 0x08d5,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const FLAG_CF = Flag.CF;
+export const FLAG_RESERVED1 = Flag.Reserved1;
+export const FLAG_PF = Flag.PF;
+export const FLAG_AF = Flag.AF;
+export const FLAG_ZF = Flag.ZF;
+export const FLAG_SF = Flag.SF;
+export const FLAG_TF = Flag.TF;
+export const FLAG_IF = Flag.IF;
+export const FLAG_DF = Flag.DF;
+export const FLAG_OF = Flag.OF;
+export const FLAG_IOPL = Flag.IOPL;
+export const FLAG_NT = Flag.NT;
+export const FLAG_RF = Flag.RF;
+export const FLAG_VM = Flag.VM;
+export const FLAG_AC = Flag.AC;
+export const FLAG_ID = Flag.ID;
+export const STATUS_FLAGS = Flag.Status;
+
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum Lop {
+  Add = 1,
+  Sub = 2,
+  Logic = 3,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const LOP_ADD = Lop.Add;
+export const LOP_SUB = Lop.Sub;
+export const LOP_LOGIC = Lop.Logic;
 
 /** The six arithmetic status flags. */
-export const STATUS_FLAGS = FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF;
 
 /** Lazy operation classes. */
-export const LOP_ADD = 1; // ADD, ADC, INC (CF kept eager for INC)
-export const LOP_SUB = 2; // SUB, SBB, CMP, NEG, DEC, SCAS, CMPS
-export const LOP_LOGIC = 3; // AND, OR, XOR, TEST, and results whose CF/OF/AF are eager
 
-/** Parity flag for each byte value: FLAG_PF when the count of set bits is even. */
+/** Parity flag for each byte value: Flag.PF when the count of set bits is even. */
 export const PARITY: Uint8Array = (() => {
   const t = new Uint8Array(256);
   for (let v = 0; v < 256; v++) {
     let bits = 0;
     for (let b = v; b !== 0; b >>= 1) bits += b & 1;
-    t[v] = (bits & 1) === 0 ? FLAG_PF : 0;
+    t[v] = (bits & 1) === 0 ? Flag.PF : 0;
   }
   return t;
 })();
@@ -60,87 +89,87 @@ export interface LazyFlagState {
 export function lazyCF(s: LazyFlagState): number {
   const a = s.la, b = s.lb, r = s.lres, top = s.lbits - 1;
   switch (s.lop) {
-    case LOP_ADD: return (((a & b) | ((a | b) & ~r)) >>> top) & 1;
-    case LOP_SUB: return (((~a & b) | ((~a | b) & r)) >>> top) & 1;
+    case Lop.Add: return (((a & b) | ((a | b) & ~r)) >>> top) & 1;
+    case Lop.Sub: return (((~a & b) | ((~a | b) & r)) >>> top) & 1;
     default: return 0;
   }
 }
 
-/** Signed overflow of the recorded operation (FLAG_OF or 0). */
+/** Signed overflow of the recorded operation (Flag.OF or 0). */
 export function lazyOF(s: LazyFlagState): number {
   const a = s.la, b = s.lb, r = s.lres, top = s.lbits - 1;
   switch (s.lop) {
-    case LOP_ADD: return ((((a ^ r) & (b ^ r)) >>> top) & 1) !== 0 ? FLAG_OF : 0;
-    case LOP_SUB: return ((((a ^ b) & (a ^ r)) >>> top) & 1) !== 0 ? FLAG_OF : 0;
+    case Lop.Add: return ((((a ^ r) & (b ^ r)) >>> top) & 1) !== 0 ? Flag.OF : 0;
+    case Lop.Sub: return ((((a ^ b) & (a ^ r)) >>> top) & 1) !== 0 ? Flag.OF : 0;
     default: return 0;
   }
 }
 
-/** Zero flag of the recorded result (FLAG_ZF or 0). */
+/** Zero flag of the recorded result (Flag.ZF or 0). */
 export function lazyZF(s: LazyFlagState): number {
   const shift = 32 - s.lbits;
-  return (s.lres << shift) === 0 ? FLAG_ZF : 0;
+  return (s.lres << shift) === 0 ? Flag.ZF : 0;
 }
 
-/** Sign flag of the recorded result (FLAG_SF or 0). */
+/** Sign flag of the recorded result (Flag.SF or 0). */
 export function lazySF(s: LazyFlagState): number {
-  return ((s.lres >>> (s.lbits - 1)) & 1) !== 0 ? FLAG_SF : 0;
+  return ((s.lres >>> (s.lbits - 1)) & 1) !== 0 ? Flag.SF : 0;
 }
 
-/** Auxiliary carry (FLAG_AF or 0). */
+/** Auxiliary carry (Flag.AF or 0). */
 export function lazyAF(s: LazyFlagState): number {
-  return s.lop === LOP_LOGIC ? 0 : (s.la ^ s.lb ^ s.lres) & FLAG_AF;
+  return s.lop === Lop.Logic ? 0 : (s.la ^ s.lb ^ s.lres) & Flag.AF;
 }
 
 /** The six status flags as currently defined (eager ones from flagsReg, lazy ones computed). */
 export function statusFlags(s: LazyFlagState): number {
   const lazy = s.lazy;
-  let f = s.flagsReg & STATUS_FLAGS & ~lazy;
+  let f = s.flagsReg & Flag.Status & ~lazy;
   if (lazy === 0) return f;
-  if (lazy & FLAG_CF) f |= lazyCF(s);
-  if (lazy & FLAG_PF) f |= PARITY[s.lres & 0xff];
-  if (lazy & FLAG_AF) f |= lazyAF(s);
-  if (lazy & FLAG_ZF) f |= lazyZF(s);
-  if (lazy & FLAG_SF) f |= lazySF(s);
-  if (lazy & FLAG_OF) f |= lazyOF(s);
+  if (lazy & Flag.CF) f |= lazyCF(s);
+  if (lazy & Flag.PF) f |= PARITY[s.lres & 0xff];
+  if (lazy & Flag.AF) f |= lazyAF(s);
+  if (lazy & Flag.ZF) f |= lazyZF(s);
+  if (lazy & Flag.SF) f |= lazySF(s);
+  if (lazy & Flag.OF) f |= lazyOF(s);
   return f;
 }
 
 /** Fold every lazy flag into flagsReg so that it can be edited bit by bit. */
 export function materialize(s: LazyFlagState): void {
   if (s.lazy === 0) return;
-  s.flagsReg = (s.flagsReg & ~STATUS_FLAGS) | statusFlags(s);
+  s.flagsReg = (s.flagsReg & ~Flag.Status) | statusFlags(s);
   s.lazy = 0;
 }
 
 /** Current CF as 0/1. */
 export function getCF(s: LazyFlagState): number {
-  return (s.lazy & FLAG_CF) !== 0 ? lazyCF(s) : s.flagsReg & FLAG_CF;
+  return (s.lazy & Flag.CF) !== 0 ? lazyCF(s) : s.flagsReg & Flag.CF;
 }
 
 /** Current ZF as 0/1. */
 export function getZF(s: LazyFlagState): number {
-  return (s.lazy & FLAG_ZF) !== 0 ? (lazyZF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 6) & 1;
+  return (s.lazy & Flag.ZF) !== 0 ? (lazyZF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 6) & 1;
 }
 
 /** Current SF as 0/1. */
 export function getSF(s: LazyFlagState): number {
-  return (s.lazy & FLAG_SF) !== 0 ? (lazySF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 7) & 1;
+  return (s.lazy & Flag.SF) !== 0 ? (lazySF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 7) & 1;
 }
 
 /** Current OF as 0/1. */
 export function getOF(s: LazyFlagState): number {
-  return (s.lazy & FLAG_OF) !== 0 ? (lazyOF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 11) & 1;
+  return (s.lazy & Flag.OF) !== 0 ? (lazyOF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 11) & 1;
 }
 
 /** Current PF as 0/1. */
 export function getPF(s: LazyFlagState): number {
-  return (s.lazy & FLAG_PF) !== 0 ? (PARITY[s.lres & 0xff] !== 0 ? 1 : 0) : (s.flagsReg >> 2) & 1;
+  return (s.lazy & Flag.PF) !== 0 ? (PARITY[s.lres & 0xff] !== 0 ? 1 : 0) : (s.flagsReg >> 2) & 1;
 }
 
 /** Current AF as 0/1. */
 export function getAF(s: LazyFlagState): number {
-  return (s.lazy & FLAG_AF) !== 0 ? (lazyAF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 4) & 1;
+  return (s.lazy & Flag.AF) !== 0 ? (lazyAF(s) !== 0 ? 1 : 0) : (s.flagsReg >> 4) & 1;
 }
 
 /**
@@ -164,17 +193,17 @@ export function condition(s: LazyFlagState, cc: number): boolean {
 
 /** Record an ADD-class result of width `bits` (all six flags lazy). */
 export function setAdd(s: LazyFlagState, a: number, b: number, res: number, bits: number): void {
-  s.lop = LOP_ADD; s.la = a; s.lb = b; s.lres = res; s.lbits = bits; s.lazy = STATUS_FLAGS;
+  s.lop = Lop.Add; s.la = a; s.lb = b; s.lres = res; s.lbits = bits; s.lazy = Flag.Status;
 }
 
 /** Record a SUB-class result of width `bits` (all six flags lazy). */
 export function setSub(s: LazyFlagState, a: number, b: number, res: number, bits: number): void {
-  s.lop = LOP_SUB; s.la = a; s.lb = b; s.lres = res; s.lbits = bits; s.lazy = STATUS_FLAGS;
+  s.lop = Lop.Sub; s.la = a; s.lb = b; s.lres = res; s.lbits = bits; s.lazy = Flag.Status;
 }
 
 /** Record a logical result: CF=OF=AF=0, PF/ZF/SF from the result. */
 export function setLogic(s: LazyFlagState, res: number, bits: number): void {
-  s.lop = LOP_LOGIC; s.la = 0; s.lb = 0; s.lres = res; s.lbits = bits; s.lazy = STATUS_FLAGS;
+  s.lop = Lop.Logic; s.la = 0; s.lb = 0; s.lres = res; s.lbits = bits; s.lazy = Flag.Status;
 }
 
 /**
@@ -182,14 +211,14 @@ export function setLogic(s: LazyFlagState, res: number, bits: number): void {
  * (shifts, multiplies, BCD adjusts).
  */
 export function setResultWith(s: LazyFlagState, res: number, bits: number, cf: number, of: number, af: number): void {
-  s.flagsReg = (s.flagsReg & ~(FLAG_CF | FLAG_OF | FLAG_AF)) | (cf !== 0 ? FLAG_CF : 0) | (of !== 0 ? FLAG_OF : 0) | (af !== 0 ? FLAG_AF : 0);
-  s.lop = LOP_LOGIC; s.la = 0; s.lb = 0; s.lres = res; s.lbits = bits;
-  s.lazy = FLAG_PF | FLAG_ZF | FLAG_SF;
+  s.flagsReg = (s.flagsReg & ~(Flag.CF | Flag.OF | Flag.AF)) | (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0) | (af !== 0 ? Flag.AF : 0);
+  s.lop = Lop.Logic; s.la = 0; s.lb = 0; s.lres = res; s.lbits = bits;
+  s.lazy = Flag.PF | Flag.ZF | Flag.SF;
 }
 
 /** Record INC/DEC: like ADD/SUB by one but CF keeps its current value. */
 export function setIncDec(s: LazyFlagState, a: number, res: number, bits: number, isDec: boolean): void {
-  if (s.lazy & FLAG_CF) s.flagsReg = (s.flagsReg & ~FLAG_CF) | lazyCF(s);
-  s.lop = isDec ? LOP_SUB : LOP_ADD; s.la = a; s.lb = 1; s.lres = res; s.lbits = bits;
-  s.lazy = STATUS_FLAGS & ~FLAG_CF;
+  if (s.lazy & Flag.CF) s.flagsReg = (s.flagsReg & ~Flag.CF) | lazyCF(s);
+  s.lop = isDec ? Lop.Sub : Lop.Add; s.la = a; s.lb = 1; s.lres = res; s.lbits = bits;
+  s.lazy = Flag.Status & ~Flag.CF;
 }

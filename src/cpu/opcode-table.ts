@@ -9,8 +9,10 @@
  * a decoded instruction); `HANDLERS[id]` is the function. Mnemonics are kept for
  * diagnostics.
  */
-import type { Cpu } from './cpu.js';
-import { SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS } from './decoded.js';
+import { Seg } from './decoded.js';
+import { BitOp } from './ops/bits.js';
+import { HOT_HANDLERS, type Handler } from './dispatch.js';
+
 import * as alu from './ops/alu.js';
 import * as bcd from './ops/bcd.js';
 import * as bits from './ops/bits.js';
@@ -22,8 +24,7 @@ import * as stk from './ops/stack.js';
 import * as str from './ops/string.js';
 import * as sys from './ops/system.js';
 
-/** An instruction handler: executes decoded instruction `i` on CPU `c`. */
-export type Handler = (c: Cpu, i: number) => void;
+export type { Handler } from './dispatch.js';
 
 /** How a register field is turned into a register-view index. */
 export const K_NONE = 0, K_R8 = 1, K_RV = 2, K_R16 = 3, K_R32 = 4, K_RAW = 5;
@@ -59,6 +60,8 @@ export interface OpcodeEntry {
   readonly accumulator: boolean;
   /** Register number forced into `reg` (moffs forms use the accumulator). */
   readonly fixedReg: number;
+  /** A string instruction: with a REP prefix it ends its block (it may restart itself). */
+  readonly string: boolean;
   readonly group: readonly OpcodeEntry[] | null;
 }
 
@@ -67,6 +70,8 @@ export const HANDLERS: Handler[] = [];
 /** Handler names by id (diagnostics). */
 export const HANDLER_NAMES: string[] = [];
 const handlerIds = new Map<Handler, number>();
+// The switch-dispatched handlers take ids 0..HOT_HANDLERS.length-1 (see dispatch.ts).
+for (const h of HOT_HANDLERS) handlerId(h);
 
 function handlerId(fn: Handler): number {
   let id = handlerIds.get(fn);
@@ -81,7 +86,7 @@ function handlerId(fn: Handler): number {
 
 interface EntryOptions {
   modrm?: boolean; imm?: number; reg?: number; rm?: number; sub?: number; ends?: boolean;
-  lock?: boolean; embedded?: boolean; acc?: boolean; fixedReg?: number;
+  lock?: boolean; embedded?: boolean; acc?: boolean; fixedReg?: number; string?: boolean;
 }
 
 /** Build an entry; `h` is one handler or a [16-bit, 32-bit] pair. */
@@ -91,7 +96,7 @@ function op(name: string, h: Handler | readonly [Handler, Handler], o: EntryOpti
     name, h16: handlerId(h16), h32: handlerId(h32), modrm: o.modrm ?? false, imm: o.imm ?? IMM_NONE,
     regKind: o.reg ?? K_NONE, rmKind: o.rm ?? K_NONE, sub: o.sub ?? -1, ends: o.ends ?? false,
     lockable: o.lock ?? false, embedded: o.embedded ?? false, accumulator: o.acc ?? false,
-    fixedReg: o.fixedReg ?? -1, group: null,
+    fixedReg: o.fixedReg ?? -1, string: o.string ?? false, group: null,
   };
 }
 
@@ -108,6 +113,7 @@ const EB_GB = { modrm: true, reg: K_R8, rm: K_R8 };
 const EV_GV = { modrm: true, reg: K_RV, rm: K_RV };
 const EB = { modrm: true, rm: K_R8 };
 const EV = { modrm: true, rm: K_RV };
+const STRING = { string: true };
 
 /**
  * Memory operand size in bytes of each x87 escape (D8-DF) by ModRM.reg, so that an escape
@@ -139,7 +145,7 @@ function defineOneByte(): void {
     OPCODES[b + 4] = op(`${n} AL,Ib`, alu.aluEbIb, { rm: K_R8, acc: true, imm: IMM_IB, sub: k });
     OPCODES[b + 5] = op(`${n} eAX,Iv`, [alu.aluEwIw, alu.aluEdId], { rm: K_RV, acc: true, imm: IMM_IV, sub: k });
   }
-  const segPush: [number, number, number][] = [[0x06, 0x07, SEG_ES], [0x0e, -1, SEG_CS], [0x16, 0x17, SEG_SS], [0x1e, 0x1f, SEG_DS]];
+  const segPush: [number, number, number][] = [[0x06, 0x07, Seg.ES], [0x0e, -1, Seg.CS], [0x16, 0x17, Seg.SS], [0x1e, 0x1f, Seg.DS]];
   for (const [push, pop, seg] of segPush) {
     OPCODES[push] = op('PUSH Sreg', [stk.pushSw, stk.pushSd], { sub: seg });
     if (pop >= 0) OPCODES[pop] = op('POP Sreg', [stk.popSw, stk.popSd], { sub: seg });
@@ -164,10 +170,10 @@ function defineOneByte(): void {
   OPCODES[0x69] = op('IMUL Gv,Ev,Iv', [md.imulGwEwI, md.imulGdEdI], { ...EV_GV, imm: IMM_IV });
   OPCODES[0x6a] = op('PUSH Ib', [stk.pushIw, stk.pushId], { imm: IMM_IB });
   OPCODES[0x6b] = op('IMUL Gv,Ev,Ib', [md.imulGwEwI, md.imulGdEdI], { ...EV_GV, imm: IMM_IB });
-  OPCODES[0x6c] = op('INSB', str.insB);
-  OPCODES[0x6d] = op('INS', [str.insW, str.insD]);
-  OPCODES[0x6e] = op('OUTSB', str.outsB);
-  OPCODES[0x6f] = op('OUTS', [str.outsW, str.outsD]);
+  OPCODES[0x6c] = op('INSB', str.insB, STRING);
+  OPCODES[0x6d] = op('INS', [str.insW, str.insD], STRING);
+  OPCODES[0x6e] = op('OUTSB', str.outsB, STRING);
+  OPCODES[0x6f] = op('OUTS', [str.outsW, str.outsD], STRING);
   for (let cc = 0; cc < 16; cc++) {
     OPCODES[0x70 + cc] = op('Jcc Jb', [ctl.jccW, ctl.jccD], { imm: IMM_JB, sub: cc, ends: true });
   }
@@ -202,18 +208,18 @@ function defineOneByte(): void {
   OPCODES[0xa1] = op('MOV eAX,Ov', [data.movGwEw, data.movGdEd], { imm: IMM_MOFFS, reg: K_RV, rm: K_RV, fixedReg: 0 });
   OPCODES[0xa2] = op('MOV Ob,AL', data.movEbGb, { imm: IMM_MOFFS, reg: K_R8, rm: K_R8, fixedReg: 0 });
   OPCODES[0xa3] = op('MOV Ov,eAX', [data.movEwGw, data.movEdGd], { imm: IMM_MOFFS, reg: K_RV, rm: K_RV, fixedReg: 0 });
-  OPCODES[0xa4] = op('MOVSB', str.movsB);
-  OPCODES[0xa5] = op('MOVS', [str.movsW, str.movsD]);
-  OPCODES[0xa6] = op('CMPSB', str.cmpsB);
-  OPCODES[0xa7] = op('CMPS', [str.cmpsW, str.cmpsD]);
+  OPCODES[0xa4] = op('MOVSB', str.movsB, STRING);
+  OPCODES[0xa5] = op('MOVS', [str.movsW, str.movsD], STRING);
+  OPCODES[0xa6] = op('CMPSB', str.cmpsB, STRING);
+  OPCODES[0xa7] = op('CMPS', [str.cmpsW, str.cmpsD], STRING);
   OPCODES[0xa8] = op('TEST AL,Ib', alu.testEbIb, { rm: K_R8, acc: true, imm: IMM_IB });
   OPCODES[0xa9] = op('TEST eAX,Iv', [alu.testEwIw, alu.testEdId], { rm: K_RV, acc: true, imm: IMM_IV });
-  OPCODES[0xaa] = op('STOSB', str.stosB);
-  OPCODES[0xab] = op('STOS', [str.stosW, str.stosD]);
-  OPCODES[0xac] = op('LODSB', str.lodsB);
-  OPCODES[0xad] = op('LODS', [str.lodsW, str.lodsD]);
-  OPCODES[0xae] = op('SCASB', str.scasB);
-  OPCODES[0xaf] = op('SCAS', [str.scasW, str.scasD]);
+  OPCODES[0xaa] = op('STOSB', str.stosB, STRING);
+  OPCODES[0xab] = op('STOS', [str.stosW, str.stosD], STRING);
+  OPCODES[0xac] = op('LODSB', str.lodsB, STRING);
+  OPCODES[0xad] = op('LODS', [str.lodsW, str.lodsD], STRING);
+  OPCODES[0xae] = op('SCASB', str.scasB, STRING);
+  OPCODES[0xaf] = op('SCAS', [str.scasW, str.scasD], STRING);
   const shiftGroup = (h: Handler | readonly [Handler, Handler], imm: number, rm: number) =>
     group('GRP2', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => op(`SHIFT${k}`, h, { modrm: true, rm, imm })));
   OPCODES[0xc0] = shiftGroup(sh.shiftEbIb, IMM_IBU, K_R8);
@@ -224,8 +230,8 @@ function defineOneByte(): void {
   OPCODES[0xd3] = shiftGroup([sh.shiftEwCL, sh.shiftEdCL], IMM_NONE, K_RV);
   OPCODES[0xc2] = op('RET Iw', [ctl.retW, ctl.retD], { imm: IMM_IW, ends: true });
   OPCODES[0xc3] = op('RET', [ctl.retW, ctl.retD], { ends: true });
-  OPCODES[0xc4] = op('LES', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: SEG_ES });
-  OPCODES[0xc5] = op('LDS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: SEG_DS });
+  OPCODES[0xc4] = op('LES', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: Seg.ES });
+  OPCODES[0xc5] = op('LDS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: Seg.DS });
   OPCODES[0xc6] = group('GRP11', [op('MOV Eb,Ib', data.movEbIb, { ...EB, imm: IMM_IB }), UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED]);
   OPCODES[0xc7] = group('GRP11', [op('MOV Ev,Iv', [data.movEwIw, data.movEdId], { ...EV, imm: IMM_IV }), UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED]);
   OPCODES[0xc8] = op('ENTER', [stk.enterW, stk.enterD], { imm: IMM_ENTER });
@@ -310,19 +316,19 @@ function defineTwoByte(): void {
     T(0x80 + cc, op('Jcc Jv', [ctl.jccW, ctl.jccD], { imm: IMM_JV, sub: cc, ends: true }));
     T(0x90 + cc, op('SETcc', bits.setcc, { ...EB, sub: cc }));
   }
-  T(0xa0, op('PUSH FS', [stk.pushSw, stk.pushSd], { sub: SEG_FS }));
-  T(0xa1, op('POP FS', [stk.popSw, stk.popSd], { sub: SEG_FS }));
-  T(0xa8, op('PUSH GS', [stk.pushSw, stk.pushSd], { sub: SEG_GS }));
-  T(0xa9, op('POP GS', [stk.popSw, stk.popSd], { sub: SEG_GS }));
-  T(0xa3, op('BT Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BT_TEST }));
-  T(0xab, op('BTS Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BT_SET, lock: true }));
-  T(0xb3, op('BTR Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BT_RESET, lock: true }));
-  T(0xbb, op('BTC Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BT_COMPLEMENT, lock: true }));
+  T(0xa0, op('PUSH FS', [stk.pushSw, stk.pushSd], { sub: Seg.FS }));
+  T(0xa1, op('POP FS', [stk.popSw, stk.popSd], { sub: Seg.FS }));
+  T(0xa8, op('PUSH GS', [stk.pushSw, stk.pushSd], { sub: Seg.GS }));
+  T(0xa9, op('POP GS', [stk.popSw, stk.popSd], { sub: Seg.GS }));
+  T(0xa3, op('BT Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Test }));
+  T(0xab, op('BTS Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Set, lock: true }));
+  T(0xb3, op('BTR Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Reset, lock: true }));
+  T(0xbb, op('BTC Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Complement, lock: true }));
   T(0xba, group('GRP8', [UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED,
-    op('BT Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BT_TEST }),
-    op('BTS Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BT_SET, lock: true }),
-    op('BTR Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BT_RESET, lock: true }),
-    op('BTC Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BT_COMPLEMENT, lock: true }),
+    op('BT Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Test }),
+    op('BTS Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Set, lock: true }),
+    op('BTR Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Reset, lock: true }),
+    op('BTC Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Complement, lock: true }),
   ]));
   T(0xa4, op('SHLD Ev,Gv,Ib', [sh.shldEwGw, sh.shldEdGd], { ...EV_GV, imm: IMM_IBU, sub: 0 }));
   T(0xa5, op('SHLD Ev,Gv,CL', [sh.shldEwGw, sh.shldEdGd], { ...EV_GV, sub: 2 }));
@@ -331,9 +337,9 @@ function defineTwoByte(): void {
   T(0xaf, op('IMUL Gv,Ev', [md.imulGwEw, md.imulGdEd], EV_GV));
   T(0xb0, op('CMPXCHG Eb,Gb', data.cmpxchgEbGb, { ...EB_GB, lock: true }));
   T(0xb1, op('CMPXCHG Ev,Gv', [data.cmpxchgEwGw, data.cmpxchgEdGd], { ...EV_GV, lock: true }));
-  T(0xb2, op('LSS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: SEG_SS }));
-  T(0xb4, op('LFS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: SEG_FS }));
-  T(0xb5, op('LGS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: SEG_GS }));
+  T(0xb2, op('LSS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: Seg.SS }));
+  T(0xb4, op('LFS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: Seg.FS }));
+  T(0xb5, op('LGS', [data.loadFarPointerW, data.loadFarPointerD], { ...EV_GV, sub: Seg.GS }));
   T(0xb6, op('MOVZX Gv,Eb', [data.movzxGwEb, data.movzxGdEb], { modrm: true, reg: K_RV, rm: K_R8 }));
   T(0xb7, op('MOVZX Gv,Ew', [data.movzxGwEw, data.movzxGdEw], { modrm: true, reg: K_RV, rm: K_R16 }));
   T(0xbe, op('MOVSX Gv,Eb', [data.movsxGwEb, data.movsxGdEb], { modrm: true, reg: K_RV, rm: K_R8 }));

@@ -8,20 +8,40 @@ import type { Cpu } from '../cpu.js';
 import { getCF, setAdd, setIncDec, setLogic, setSub } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
 
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum AluKind {
+  Add = 0,
+  Or = 1,
+  Adc = 2,
+  Sbb = 3,
+  And = 4,
+  Sub = 5,
+  Xor = 6,
+  Cmp = 7,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const ALU_ADD = AluKind.Add;
+export const ALU_OR = AluKind.Or;
+export const ALU_ADC = AluKind.Adc;
+export const ALU_SBB = AluKind.Sbb;
+export const ALU_AND = AluKind.And;
+export const ALU_SUB = AluKind.Sub;
+export const ALU_XOR = AluKind.Xor;
+export const ALU_CMP = AluKind.Cmp;
+
 /** ALU kinds in encoding order. */
-export const ALU_ADD = 0, ALU_OR = 1, ALU_ADC = 2, ALU_SBB = 3, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7;
 
 /** Perform ALU operation `kind` on `a` and `b` at width `bits`, record flags, return the result. */
 export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): number {
   let r: number;
   switch (kind) {
-    case ALU_ADD: r = a + b; setAdd(c, a, b, r, bits); return r;
-    case ALU_OR: r = a | b; setLogic(c, r, bits); return r;
-    case ALU_ADC: r = a + b + getCF(c); setAdd(c, a, b, r, bits); return r;
-    case ALU_SBB: r = a - b - getCF(c); setSub(c, a, b, r, bits); return r;
-    case ALU_AND: r = a & b; setLogic(c, r, bits); return r;
-    case ALU_SUB: r = a - b; setSub(c, a, b, r, bits); return r;
-    case ALU_XOR: r = a ^ b; setLogic(c, r, bits); return r;
+    case AluKind.Add: r = a + b; setAdd(c, a, b, r, bits); return r;
+    case AluKind.Or: r = a | b; setLogic(c, r, bits); return r;
+    case AluKind.Adc: r = a + b + getCF(c); setAdd(c, a, b, r, bits); return r;
+    case AluKind.Sbb: r = a - b - getCF(c); setSub(c, a, b, r, bits); return r;
+    case AluKind.And: r = a & b; setLogic(c, r, bits); return r;
+    case AluKind.Sub: r = a - b; setSub(c, a, b, r, bits); return r;
+    case AluKind.Xor: r = a ^ b; setLogic(c, r, bits); return r;
     default: r = a - b; setSub(c, a, b, r, bits); return r;
   }
 }
@@ -30,51 +50,51 @@ export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): n
 export function aluEbGb(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, readE8(c, i), c.r8[d.reg[i]], 8);
-  if (k !== ALU_CMP) rewriteE8(c, i, r);
+  if (k !== AluKind.Cmp) rewriteE8(c, i, r);
 }
 export function aluEwGw(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, readE16(c, i), c.r16[d.reg[i]], 16);
-  if (k !== ALU_CMP) rewriteE16(c, i, r);
+  if (k !== AluKind.Cmp) rewriteE16(c, i, r);
 }
 export function aluEdGd(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, readE32(c, i), c.regs[d.reg[i]], 32);
-  if (k !== ALU_CMP) rewriteE32(c, i, r);
+  if (k !== AluKind.Cmp) rewriteE32(c, i, r);
 }
 
 // reg, r/m
 export function aluGbEb(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, c.r8[d.reg[i]], readE8(c, i), 8);
-  if (k !== ALU_CMP) c.r8[d.reg[i]] = r;
+  if (k !== AluKind.Cmp) c.r8[d.reg[i]] = r;
 }
 export function aluGwEw(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, c.r16[d.reg[i]], readE16(c, i), 16);
-  if (k !== ALU_CMP) c.r16[d.reg[i]] = r;
+  if (k !== AluKind.Cmp) c.r16[d.reg[i]] = r;
 }
 export function aluGdEd(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, c.regs[d.reg[i]], readE32(c, i), 32);
-  if (k !== ALU_CMP) c.regs[d.reg[i]] = r;
+  if (k !== AluKind.Cmp) c.regs[d.reg[i]] = r;
 }
 
 // r/m, immediate (80/81/82/83) and accumulator, immediate (04/05/...): the decoder points rm at AL/AX/EAX for the latter.
 export function aluEbIb(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, readE8(c, i), d.imm[i] & 0xff, 8);
-  if (k !== ALU_CMP) rewriteE8(c, i, r);
+  if (k !== AluKind.Cmp) rewriteE8(c, i, r);
 }
 export function aluEwIw(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, readE16(c, i), d.imm[i] & 0xffff, 16);
-  if (k !== ALU_CMP) rewriteE16(c, i, r);
+  if (k !== AluKind.Cmp) rewriteE16(c, i, r);
 }
 export function aluEdId(c: Cpu, i: number): void {
   const d = c.store, k = d.sub[i];
   const r = alu(c, k, readE32(c, i), d.imm[i], 32);
-  if (k !== ALU_CMP) rewriteE32(c, i, r);
+  if (k !== AluKind.Cmp) rewriteE32(c, i, r);
 }
 
 // TEST

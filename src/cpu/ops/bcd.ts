@@ -5,7 +5,7 @@
  */
 import type { Cpu } from '../cpu.js';
 import { VEC_DE } from '../exceptions.js';
-import { FLAG_AF, FLAG_CF, FLAG_OF, getAF, getCF, materialize, setLogic, setResultWith } from '../flags.js';
+import { getAF, getCF, materialize, setLogic, setResultWith, Flag } from '../flags.js';
 
 /** DAA: decimal adjust AL after addition (SDM pseudo-code, OF as P6 sets it). */
 export function daa(c: Cpu): void {
@@ -67,7 +67,7 @@ export function aas(c: Cpu): void {
 function setAdjustFlags(c: Cpu, adjust: boolean): void {
   setLogic(c, c.r8[0], 8);
   materialize(c);
-  c.flagsReg = (c.flagsReg & ~(FLAG_AF | FLAG_CF | FLAG_OF)) | (adjust ? FLAG_AF | FLAG_CF : 0);
+  c.flagsReg = (c.flagsReg & ~(Flag.AF | Flag.CF | Flag.OF)) | (adjust ? Flag.AF | Flag.CF : 0);
 }
 
 /** AAM imm8: AH = AL / imm, AL = AL % imm; #DE when imm is 0. */

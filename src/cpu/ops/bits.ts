@@ -5,22 +5,33 @@
  * (signed offset), as the SDM describes; an immediate offset is taken modulo the width.
  */
 import type { Cpu } from '../cpu.js';
-import { FLAG_CF, FLAG_ZF, condition, materialize } from '../flags.js';
+import { condition, materialize, Flag } from '../flags.js';
 import { readE16, readE32, writeE8 } from './operands.js';
 
-export const BT_TEST = 0, BT_SET = 1, BT_RESET = 2, BT_COMPLEMENT = 3;
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum BitOp {
+  Test = 0,
+  Set = 1,
+  Reset = 2,
+  Complement = 3,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const BT_TEST = BitOp.Test;
+export const BT_SET = BitOp.Set;
+export const BT_RESET = BitOp.Reset;
+export const BT_COMPLEMENT = BitOp.Complement;
 
 function setCF(c: Cpu, bit: number): void {
   materialize(c);
-  c.flagsReg = (c.flagsReg & ~FLAG_CF) | (bit & 1);
+  c.flagsReg = (c.flagsReg & ~Flag.CF) | (bit & 1);
 }
 
 function applyBit(kind: number, v: number, bit: number): number {
   const m = 1 << bit;
   switch (kind) {
-    case BT_SET: return v | m;
-    case BT_RESET: return v & ~m;
-    case BT_COMPLEMENT: return v ^ m;
+    case BitOp.Set: return v | m;
+    case BitOp.Reset: return v & ~m;
+    case BitOp.Complement: return v ^ m;
     default: return v;
   }
 }
@@ -31,7 +42,7 @@ function bitOp16(c: Cpu, i: number, offset: number, fromImmediate: boolean): voi
   if (d.mem[i] === 0) {
     const bit = offset & 15, v = c.r16[d.rm[i]];
     setCF(c, v >>> bit);
-    if (kind !== BT_TEST) c.r16[d.rm[i]] = applyBit(kind, v, bit);
+    if (kind !== BitOp.Test) c.r16[d.rm[i]] = applyBit(kind, v, bit);
     return;
   }
   let lin = c.ea(i, 2);
@@ -42,7 +53,7 @@ function bitOp16(c: Cpu, i: number, offset: number, fromImmediate: boolean): voi
     bit = offset & 15;
   }
   const v = c.read16(lin);
-  if (kind !== BT_TEST) c.write16(lin, applyBit(kind, v, bit));
+  if (kind !== BitOp.Test) c.write16(lin, applyBit(kind, v, bit));
   setCF(c, v >>> bit);
 }
 
@@ -51,14 +62,14 @@ function bitOp32(c: Cpu, i: number, offset: number, fromImmediate: boolean): voi
   if (d.mem[i] === 0) {
     const bit = offset & 31, v = c.regs[d.rm[i]];
     setCF(c, v >>> bit);
-    if (kind !== BT_TEST) c.regs[d.rm[i]] = applyBit(kind, v, bit);
+    if (kind !== BitOp.Test) c.regs[d.rm[i]] = applyBit(kind, v, bit);
     return;
   }
   let lin = c.ea(i, 4);
   const bit = offset & 31;
   if (!fromImmediate) lin = (lin + (offset >> 5) * 4) | 0;
   const v = c.read32(lin);
-  if (kind !== BT_TEST) c.write32(lin, applyBit(kind, v, bit));
+  if (kind !== BitOp.Test) c.write32(lin, applyBit(kind, v, bit));
   setCF(c, v >>> bit);
 }
 
@@ -69,7 +80,7 @@ export function btEdIb(c: Cpu, i: number): void { bitOp32(c, i, c.store.imm[i], 
 
 function setZF(c: Cpu, zero: boolean): void {
   materialize(c);
-  c.flagsReg = (c.flagsReg & ~FLAG_ZF) | (zero ? FLAG_ZF : 0);
+  c.flagsReg = (c.flagsReg & ~Flag.ZF) | (zero ? Flag.ZF : 0);
 }
 
 /** BSF/BSR: `sub` 0 = forward, 1 = reverse. A zero source sets ZF and leaves the destination unchanged. */

@@ -3,18 +3,17 @@
  * JCXZ/JECXZ, INT n/INT3/INTO/INT1, IRET, BOUND. Every handler here ends its basic block
  * (the decoder marks them so). `c.eip` already holds the address of the next instruction.
  */
+import { Pfx, Reg, Seg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-import { REG_ECX } from '../cpu.js';
-import { PFX_ADDR32, SEG_CS } from '../decoded.js';
+
 import { VEC_BP, VEC_BR, VEC_DB, VEC_GP, VEC_OF, VEC_UD } from '../exceptions.js';
-import { condition, getOF, getZF } from '../flags.js';
+import { condition, getOF, getZF, Flag } from '../flags.js';
 import { readE16, readE32 } from './operands.js';
 import { applyPoppedFlags } from './stack.js';
-import { FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_TF, FLAG_DF, STATUS_FLAGS } from '../flags.js';
 
 /** Set EIP to `target` after checking it against the CS limit (#GP(0) beyond it). */
 function jumpTo(c: Cpu, target: number): void {
-  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if ((target >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.eip = target;
 }
 
@@ -34,8 +33,8 @@ export function jccD(c: Cpu, i: number): void {
 
 /** Decrement (E)CX per the address size and return the new count (0 means exhausted). */
 function decrementCount(c: Cpu, i: number): number {
-  if ((c.store.prefix[i] & PFX_ADDR32) !== 0) return (c.regs[REG_ECX] = c.regs[REG_ECX] - 1);
-  return (c.r16[REG_ECX << 1] = c.r16[REG_ECX << 1] - 1);
+  if ((c.store.prefix[i] & Pfx.Addr32) !== 0) return (c.regs[Reg.ECX] = c.regs[Reg.ECX] - 1);
+  return (c.r16[Reg.ECX << 1] = c.r16[Reg.ECX << 1] - 1);
 }
 
 /** LOOP/LOOPE/LOOPNE (`sub`: 0 = LOOPNE, 1 = LOOPE, 2 = LOOP) with operand-size target masking. */
@@ -57,20 +56,20 @@ export function jcxzD(c: Cpu, i: number): void { jcxz(c, i, -1); }
 
 function jcxz(c: Cpu, i: number, mask: number): void {
   const d = c.store;
-  const count = (d.prefix[i] & PFX_ADDR32) !== 0 ? c.regs[REG_ECX] : c.r16[REG_ECX << 1];
+  const count = (d.prefix[i] & Pfx.Addr32) !== 0 ? c.regs[Reg.ECX] : c.r16[Reg.ECX << 1];
   if (count === 0) jumpTo(c, (c.eip + d.imm[i]) & mask);
 }
 
 /** CALL rel16/rel32. */
 export function callRelW(c: Cpu, i: number): void {
   const target = (c.eip + c.store.imm[i]) & 0xffff;
-  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if ((target >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.push16(c.eip);
   c.eip = target;
 }
 export function callRelD(c: Cpu, i: number): void {
   const target = (c.eip + c.store.imm[i]) | 0;
-  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if ((target >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.push32(c.eip);
   c.eip = target;
 }
@@ -78,13 +77,13 @@ export function callRelD(c: Cpu, i: number): void {
 /** CALL r/m16 and JMP r/m16 (FF /2, /4). */
 export function callEw(c: Cpu, i: number): void {
   const target = readE16(c, i);
-  if (target > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if (target > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.push16(c.eip);
   c.eip = target;
 }
 export function callEd(c: Cpu, i: number): void {
   const target = readE32(c, i);
-  if ((target >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if ((target >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.push32(c.eip);
   c.eip = target;
 }
@@ -93,7 +92,7 @@ export function jmpEd(c: Cpu, i: number): void { jumpTo(c, readE32(c, i)); }
 
 /** Real-mode far transfer of control to selector:offset. */
 function farJumpReal(c: Cpu, selector: number, offset: number): void {
-  c.loadSegmentReal(SEG_CS, selector);
+  c.loadSegmentReal(Seg.CS, selector);
   c.eip = offset;
 }
 
@@ -113,10 +112,10 @@ export function callFarD(c: Cpu, i: number): void {
 
 function pushReturnFar(c: Cpu, size: number): void {
   if (size === 2) {
-    c.push16(c.segSel[SEG_CS]);
+    c.push16(c.segSel[Seg.CS]);
     c.push16(c.eip);
   } else {
-    c.push32(c.segSel[SEG_CS]);
+    c.push32(c.segSel[Seg.CS]);
     c.push32(c.eip);
   }
 }
@@ -152,13 +151,13 @@ export function callFarEd(c: Cpu, i: number): void {
 /** RET / RET imm16 (imm is 0 for the plain form). */
 export function retW(c: Cpu, i: number): void {
   const ip = c.pop16();
-  if (ip > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if (ip > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.eip = ip;
   releaseStack(c, c.store.imm[i]);
 }
 export function retD(c: Cpu, i: number): void {
   const ip = c.pop32();
-  if ((ip >>> 0) > c.segLimit[SEG_CS]) c.raise(VEC_GP, 0);
+  if ((ip >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.eip = ip;
   releaseStack(c, c.store.imm[i]);
 }
@@ -187,7 +186,7 @@ export function iretW(c: Cpu): void {
   const cs = c.pop16();
   const flags = c.pop16();
   farJumpReal(c, cs, ip);
-  applyPoppedFlags(c, flags, STATUS_FLAGS | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT);
+  applyPoppedFlags(c, flags, Flag.Status | Flag.TF | Flag.IF | Flag.DF | Flag.IOPL | Flag.NT);
 }
 /** IRETD in real mode: pop EIP, CS, EFLAGS (VM, RF and VIP/VIF unaffected). */
 export function iretD(c: Cpu): void {
@@ -195,7 +194,7 @@ export function iretD(c: Cpu): void {
   const cs = c.pop32() & 0xffff;
   const flags = c.pop32();
   farJumpReal(c, cs, ip);
-  applyPoppedFlags(c, flags, STATUS_FLAGS | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT | FLAG_AC | FLAG_ID);
+  applyPoppedFlags(c, flags, Flag.Status | Flag.TF | Flag.IF | Flag.DF | Flag.IOPL | Flag.NT | Flag.AC | Flag.ID);
 }
 
 /** INT imm8. */

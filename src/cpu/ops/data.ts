@@ -3,11 +3,11 @@
  * XLAT, CBW/CWDE/CWD/CDQ, MOVZX/MOVSX, LDS/LES/LSS/LFS/LGS, LAHF/SAHF, SALC, BSWAP,
  * CMPXCHG and XADD.
  */
+import { Pfx, Reg, Seg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-import { REG_EAX, REG_EBX, REG_EDX } from '../cpu.js';
-import { PFX_ADDR32, SEG_CS, SEG_SS } from '../decoded.js';
+
 import { VEC_UD } from '../exceptions.js';
-import { FLAG_AF, FLAG_CF, FLAG_PF, FLAG_SF, FLAG_ZF, getCF, materialize, setAdd, setSub } from '../flags.js';
+import { getCF, materialize, setAdd, setSub, Flag } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8, writeE16, writeE32, writeE8 } from './operands.js';
 
 export function movEbGb(c: Cpu, i: number): void { writeE8(c, i, c.r8[c.store.reg[i]]); }
@@ -40,7 +40,7 @@ export function movEdSw(c: Cpu, i: number): void {
 /** MOV Sreg, r/m16 (8E). Loading CS is invalid; loading SS inhibits interrupts for one instruction. */
 export function movSwEw(c: Cpu, i: number): void {
   const d = c.store, sreg = d.reg[i];
-  if (sreg > 5 || sreg === SEG_CS) c.raise(VEC_UD);
+  if (sreg > 5 || sreg === Seg.CS) c.raise(VEC_UD);
   const v = readE16(c, i);
   loadSegment(c, sreg, v);
 }
@@ -48,7 +48,7 @@ export function movSwEw(c: Cpu, i: number): void {
 /** Load a segment register by the rules of the current mode (real mode only for now). */
 export function loadSegment(c: Cpu, sreg: number, selector: number): void {
   c.loadSegmentReal(sreg, selector);
-  if (sreg === SEG_SS) {
+  if (sreg === Seg.SS) {
     c.inhibitAt = c.instructionCount + 1;
     c.breakBlock = true;
   }
@@ -88,21 +88,21 @@ export function xchgAxRw(c: Cpu, i: number): void {
 }
 export function xchgEaxRd(c: Cpu, i: number): void {
   const x = c.store.reg[i], v = c.regs[x];
-  c.regs[x] = c.regs[REG_EAX];
-  c.regs[REG_EAX] = v;
+  c.regs[x] = c.regs[Reg.EAX];
+  c.regs[Reg.EAX] = v;
 }
 
 /** XLAT: AL = [seg:(E)BX + AL]. */
 export function xlat(c: Cpu, i: number): void {
   const d = c.store;
-  const off = (d.prefix[i] & PFX_ADDR32) !== 0 ? (c.regs[REG_EBX] + c.r8[0]) | 0 : (c.r16[REG_EBX << 1] + c.r8[0]) & 0xffff;
+  const off = (d.prefix[i] & Pfx.Addr32) !== 0 ? (c.regs[Reg.EBX] + c.r8[0]) | 0 : (c.r16[Reg.EBX << 1] + c.r8[0]) & 0xffff;
   c.r8[0] = c.read8(c.segLinear(d.seg[i], off, 1));
 }
 
 export function cbw(c: Cpu): void { c.r16[0] = (c.r8[0] << 24) >> 24; }
-export function cwde(c: Cpu): void { c.regs[REG_EAX] = (c.r16[0] << 16) >> 16; }
-export function cwd(c: Cpu): void { c.r16[REG_EDX << 1] = (c.r16[0] & 0x8000) !== 0 ? 0xffff : 0; }
-export function cdq(c: Cpu): void { c.regs[REG_EDX] = c.regs[REG_EAX] >> 31; }
+export function cwde(c: Cpu): void { c.regs[Reg.EAX] = (c.r16[0] << 16) >> 16; }
+export function cwd(c: Cpu): void { c.r16[Reg.EDX << 1] = (c.r16[0] & 0x8000) !== 0 ? 0xffff : 0; }
+export function cdq(c: Cpu): void { c.regs[Reg.EDX] = c.regs[Reg.EAX] >> 31; }
 
 // MOVZX / MOVSX
 export function movzxGwEb(c: Cpu, i: number): void { c.r16[c.store.reg[i]] = readE8(c, i); }
@@ -136,12 +136,12 @@ export function loadFarPointerD(c: Cpu, i: number): void {
 
 /** LAHF: AH = SF:ZF:0:AF:0:PF:1:CF. */
 export function lahf(c: Cpu): void {
-  c.r8[1] = (c.getFlags() & (FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF | FLAG_CF)) | 2;
+  c.r8[1] = (c.getFlags() & (Flag.SF | Flag.ZF | Flag.AF | Flag.PF | Flag.CF)) | 2;
 }
 /** SAHF: load SF ZF AF PF CF from AH. */
 export function sahf(c: Cpu): void {
   materialize(c);
-  const m = FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF | FLAG_CF;
+  const m = Flag.SF | Flag.ZF | Flag.AF | Flag.PF | Flag.CF;
   c.flagsReg = (c.flagsReg & ~m) | (c.r8[1] & m);
 }
 /** SALC (undocumented D6): AL = CF ? FF : 00. */
@@ -167,10 +167,10 @@ export function cmpxchgEwGw(c: Cpu, i: number): void {
   else { rewriteE16(c, i, v); c.r16[0] = v; }
 }
 export function cmpxchgEdGd(c: Cpu, i: number): void {
-  const d = c.store, v = readE32(c, i), acc = c.regs[REG_EAX];
+  const d = c.store, v = readE32(c, i), acc = c.regs[Reg.EAX];
   setSub(c, acc, v, acc - v, 32);
   if (acc === v) rewriteE32(c, i, c.regs[d.reg[i]]);
-  else { rewriteE32(c, i, v); c.regs[REG_EAX] = v; }
+  else { rewriteE32(c, i, v); c.regs[Reg.EAX] = v; }
 }
 
 // XADD (0F C0/C1): temp = dst + src; src = dst; dst = temp.

@@ -4,8 +4,9 @@
  * For MUL/IMUL, SF/ZF/PF follow the low half of the result and AF is cleared, as Intel
  * hardware does for these SDM-undefined flags.
  */
+import { Reg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-import { REG_EAX, REG_EDX } from '../cpu.js';
+
 import { VEC_DE } from '../exceptions.js';
 import { setResultWith } from '../flags.js';
 import { readE16, readE32, readE8 } from './operands.js';
@@ -27,31 +28,31 @@ export function imulEb(c: Cpu, i: number): void {
 export function mulEw(c: Cpu, i: number): void {
   const r = c.r16[0] * readE16(c, i);
   c.r16[0] = r;
-  c.r16[REG_EDX << 1] = r >>> 16;
+  c.r16[Reg.EDX << 1] = r >>> 16;
   const hi = r >>> 16;
   setResultWith(c, r, 16, hi, hi, 0);
 }
 export function imulEw(c: Cpu, i: number): void {
   const r = ((c.r16[0] << 16) >> 16) * ((readE16(c, i) << 16) >> 16);
   c.r16[0] = r;
-  c.r16[REG_EDX << 1] = r >> 16;
+  c.r16[Reg.EDX << 1] = r >> 16;
   const ovf = r !== ((r << 16) >> 16) ? 1 : 0;
   setResultWith(c, r, 16, ovf, ovf, 0);
 }
 export function mulEd(c: Cpu, i: number): void {
-  const a = c.regs[REG_EAX] >>> 0, b = readE32(c, i) >>> 0;
+  const a = c.regs[Reg.EAX] >>> 0, b = readE32(c, i) >>> 0;
   const lo = Math.imul(a, b);
   const hi = mulHighUnsigned(a, b);
-  c.regs[REG_EAX] = lo;
-  c.regs[REG_EDX] = hi;
+  c.regs[Reg.EAX] = lo;
+  c.regs[Reg.EDX] = hi;
   setResultWith(c, lo, 32, hi, hi, 0);
 }
 export function imulEd(c: Cpu, i: number): void {
-  const a = c.regs[REG_EAX], b = readE32(c, i);
+  const a = c.regs[Reg.EAX], b = readE32(c, i);
   const lo = Math.imul(a, b);
   const hi = mulHighSigned(a, b);
-  c.regs[REG_EAX] = lo;
-  c.regs[REG_EDX] = hi;
+  c.regs[Reg.EAX] = lo;
+  c.regs[Reg.EDX] = hi;
   const ovf = hi !== (lo >> 31) ? 1 : 0;
   setResultWith(c, lo, 32, ovf, ovf, 0);
 }
@@ -114,38 +115,38 @@ export function idivEb(c: Cpu, i: number): void {
 export function divEw(c: Cpu, i: number): void {
   const b = readE16(c, i);
   if (b === 0) c.raise(VEC_DE);
-  const a = (c.r16[REG_EDX << 1] * 65536) + c.r16[0];
+  const a = (c.r16[Reg.EDX << 1] * 65536) + c.r16[0];
   const q = Math.floor(a / b);
   if (q > 0xffff) c.raise(VEC_DE);
   c.r16[0] = q;
-  c.r16[REG_EDX << 1] = a % b;
+  c.r16[Reg.EDX << 1] = a % b;
 }
 export function idivEw(c: Cpu, i: number): void {
   const b = (readE16(c, i) << 16) >> 16;
   if (b === 0) c.raise(VEC_DE);
-  const a = (c.r16[REG_EDX << 1] << 16) | c.r16[0];
+  const a = (c.r16[Reg.EDX << 1] << 16) | c.r16[0];
   const q = Math.trunc(a / b);
   if (q > 32767 || q < -32768) c.raise(VEC_DE);
   c.r16[0] = q;
-  c.r16[REG_EDX << 1] = a % b;
+  c.r16[Reg.EDX << 1] = a % b;
 }
 export function divEd(c: Cpu, i: number): void {
   const b = readE32(c, i) >>> 0;
   if (b === 0) c.raise(VEC_DE);
-  const hi = c.regs[REG_EDX] >>> 0, lo = c.regs[REG_EAX] >>> 0;
+  const hi = c.regs[Reg.EDX] >>> 0, lo = c.regs[Reg.EAX] >>> 0;
   if (hi >= b) c.raise(VEC_DE);
   const dividend = (BigInt(hi) << 32n) | BigInt(lo);
   const bb = BigInt(b);
-  c.regs[REG_EAX] = Number(dividend / bb);
-  c.regs[REG_EDX] = Number(dividend % bb);
+  c.regs[Reg.EAX] = Number(dividend / bb);
+  c.regs[Reg.EDX] = Number(dividend % bb);
 }
 export function idivEd(c: Cpu, i: number): void {
   const b = readE32(c, i);
   if (b === 0) c.raise(VEC_DE);
-  const dividend = (BigInt(c.regs[REG_EDX]) << 32n) | BigInt(c.regs[REG_EAX] >>> 0);
+  const dividend = (BigInt(c.regs[Reg.EDX]) << 32n) | BigInt(c.regs[Reg.EAX] >>> 0);
   const bb = BigInt(b);
   const q = dividend / bb;
   if (q > 0x7fffffffn || q < -0x80000000n) c.raise(VEC_DE);
-  c.regs[REG_EAX] = Number(q);
-  c.regs[REG_EDX] = Number(dividend % bb);
+  c.regs[Reg.EAX] = Number(q);
+  c.regs[Reg.EDX] = Number(dividend % bb);
 }

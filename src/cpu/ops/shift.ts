@@ -7,15 +7,34 @@
  * of width+1 leaves the value unchanged; AF cleared by shifts).
  */
 import type { Cpu } from '../cpu.js';
-import { FLAG_CF, FLAG_OF, getCF, materialize, setResultWith } from '../flags.js';
+import { getCF, materialize, setResultWith, Flag } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
 
-export const SH_ROL = 0, SH_ROR = 1, SH_RCL = 2, SH_RCR = 3, SH_SHL = 4, SH_SHR = 5, SH_SAL = 6, SH_SAR = 7;
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum ShiftKind {
+  Rol = 0,
+  Ror = 1,
+  Rcl = 2,
+  Rcr = 3,
+  Shl = 4,
+  Shr = 5,
+  Sal = 6,
+  Sar = 7,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const SH_ROL = ShiftKind.Rol;
+export const SH_ROR = ShiftKind.Ror;
+export const SH_RCL = ShiftKind.Rcl;
+export const SH_RCR = ShiftKind.Rcr;
+export const SH_SHL = ShiftKind.Shl;
+export const SH_SHR = ShiftKind.Shr;
+export const SH_SAL = ShiftKind.Sal;
+export const SH_SAR = ShiftKind.Sar;
 
 /** Set CF and OF directly, leaving the other flags as they are (rotates). */
 function setCfOf(c: Cpu, cf: number, of: number): void {
   materialize(c);
-  c.flagsReg = (c.flagsReg & ~(FLAG_CF | FLAG_OF)) | (cf !== 0 ? FLAG_CF : 0) | (of !== 0 ? FLAG_OF : 0);
+  c.flagsReg = (c.flagsReg & ~(Flag.CF | Flag.OF)) | (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0);
 }
 
 /**
@@ -27,21 +46,21 @@ export function shiftOp(c: Cpu, kind: number, v: number, count: number, bits: nu
   const top = bits - 1;
   let r: number, cf: number;
   switch (kind) {
-    case SH_ROL: {
+    case ShiftKind.Rol: {
       const n = count & top;
       r = n === 0 ? v : ((v << n) | (v >>> (bits - n))) & mask;
       cf = r & 1;
       setCfOf(c, cf, ((r >>> top) & 1) ^ cf);
       return r;
     }
-    case SH_ROR: {
+    case ShiftKind.Ror: {
       const n = count & top;
       r = n === 0 ? v : ((v >>> n) | (v << (bits - n))) & mask;
       cf = (r >>> top) & 1;
       setCfOf(c, cf, cf ^ ((r >>> (top - 1)) & 1));
       return r;
     }
-    case SH_RCL: {
+    case ShiftKind.Rcl: {
       const n = bits === 32 ? count : count % (bits + 1);
       r = v;
       cf = getCF(c);
@@ -53,7 +72,7 @@ export function shiftOp(c: Cpu, kind: number, v: number, count: number, bits: nu
       setCfOf(c, cf, ((r >>> top) & 1) ^ cf);
       return r;
     }
-    case SH_RCR: {
+    case ShiftKind.Rcr: {
       const n = bits === 32 ? count : count % (bits + 1);
       r = v;
       cf = getCF(c);
@@ -65,8 +84,8 @@ export function shiftOp(c: Cpu, kind: number, v: number, count: number, bits: nu
       setCfOf(c, cf, ((r >>> top) ^ (r >>> (top - 1))) & 1);
       return r;
     }
-    case SH_SHL:
-    case SH_SAL: {
+    case ShiftKind.Shl:
+    case ShiftKind.Sal: {
       if (count <= top) {
         r = (v << count) & mask;
         cf = (v >>> (bits - count)) & 1;
@@ -77,7 +96,7 @@ export function shiftOp(c: Cpu, kind: number, v: number, count: number, bits: nu
       setResultWith(c, r, bits, cf, ((r >>> top) & 1) ^ cf, 0);
       return r;
     }
-    case SH_SHR: {
+    case ShiftKind.Shr: {
       r = count <= top ? (v >>> count) & mask : 0;
       cf = count <= bits ? (v >>> (count - 1)) & 1 : 0;
       // OF is the top bit before the last one-bit step: the original MSB for a count of 1.

@@ -2,11 +2,12 @@
  * Stack instructions: PUSH/POP of registers, segment registers, immediates and memory,
  * PUSHA/POPA, PUSHF/POPF, ENTER/LEAVE.
  */
+import { Reg, Seg } from '../decoded.js';
+import { Flag } from '../flags.js';
 import type { Cpu } from '../cpu.js';
-import { REG_EBP, REG_ESP } from '../cpu.js';
-import { SEG_SS } from '../decoded.js';
+
 import { VEC_UD } from '../exceptions.js';
-import { FLAG_AC, FLAG_ID, FLAG_IF, FLAG_NT, FLAG_IOPL, FLAG_RF, FLAG_TF, FLAG_VM, STATUS_FLAGS, FLAG_DF } from '../flags.js';
+
 import { loadSegment } from './data.js';
 import { readE16, readE32 } from './operands.js';
 
@@ -25,25 +26,25 @@ export function pushEd(c: Cpu, i: number): void { c.push32(readE32(c, i)); }
  */
 export function popEw(c: Cpu, i: number): void {
   const d = c.store;
-  const sp = c.regs[REG_ESP];
+  const sp = c.regs[Reg.ESP];
   const v = c.pop16();
   if (d.mem[i] === 0) { c.r16[d.rm[i]] = v; return; }
   try {
     c.write16(c.ea(i, 2), v);
   } catch (e) {
-    c.regs[REG_ESP] = sp;
+    c.regs[Reg.ESP] = sp;
     throw e;
   }
 }
 export function popEd(c: Cpu, i: number): void {
   const d = c.store;
-  const sp = c.regs[REG_ESP];
+  const sp = c.regs[Reg.ESP];
   const v = c.pop32();
   if (d.mem[i] === 0) { c.regs[d.rm[i]] = v; return; }
   try {
     c.write32(c.ea(i, 4), v);
   } catch (e) {
-    c.regs[REG_ESP] = sp;
+    c.regs[Reg.ESP] = sp;
     throw e;
   }
 }
@@ -52,59 +53,59 @@ export function popEd(c: Cpu, i: number): void {
 export function pushSw(c: Cpu, i: number): void { c.push16(c.segSel[c.store.sub[i]]); }
 /** PUSH Sreg with 32-bit operand size: a dword slot whose low word is the selector. */
 export function pushSd(c: Cpu, i: number): void {
-  const sp = (c.regs[REG_ESP] - 4) & c.stackMask;
-  c.write16(c.segLinear(SEG_SS, sp, 4), c.segSel[c.store.sub[i]]);
+  const sp = (c.regs[Reg.ESP] - 4) & c.stackMask;
+  c.write16(c.segLinear(Seg.SS, sp, 4), c.segSel[c.store.sub[i]]);
   c.setStackPointer(sp);
 }
 export function popSw(c: Cpu, i: number): void {
-  const sp = c.regs[REG_ESP] & c.stackMask;
-  const v = c.read16(c.segLinear(SEG_SS, sp, 2));
+  const sp = c.regs[Reg.ESP] & c.stackMask;
+  const v = c.read16(c.segLinear(Seg.SS, sp, 2));
   loadSegment(c, c.store.sub[i], v);
   c.setStackPointer(sp + 2);
 }
 export function popSd(c: Cpu, i: number): void {
-  const sp = c.regs[REG_ESP] & c.stackMask;
-  const v = c.read16(c.segLinear(SEG_SS, sp, 4));
+  const sp = c.regs[Reg.ESP] & c.stackMask;
+  const v = c.read16(c.segLinear(Seg.SS, sp, 4));
   loadSegment(c, c.store.sub[i], v);
   c.setStackPointer(sp + 4);
 }
 
 /** PUSHA: AX CX DX BX (original SP) BP SI DI; each slot is checked on its own (a 16-bit stack wraps). */
 export function pushaW(c: Cpu): void {
-  const sp0 = c.regs[REG_ESP] & c.stackMask;
+  const sp0 = c.regs[Reg.ESP] & c.stackMask;
   const base = (sp0 - 16) & c.stackMask;
-  for (let r = 0; r < 8; r++) c.write16(c.segLinear(SEG_SS, (sp0 - 2 * (r + 1)) & c.stackMask, 2), r === REG_ESP ? sp0 : c.r16[r << 1]);
+  for (let r = 0; r < 8; r++) c.write16(c.segLinear(Seg.SS, (sp0 - 2 * (r + 1)) & c.stackMask, 2), r === Reg.ESP ? sp0 : c.r16[r << 1]);
   c.setStackPointer(base);
 }
 export function pushaD(c: Cpu): void {
-  const sp0 = c.regs[REG_ESP] & c.stackMask;
+  const sp0 = c.regs[Reg.ESP] & c.stackMask;
   const base = (sp0 - 32) & c.stackMask;
-  for (let r = 0; r < 8; r++) c.write32(c.segLinear(SEG_SS, (sp0 - 4 * (r + 1)) & c.stackMask, 4), r === REG_ESP ? c.regs[REG_ESP] : c.regs[r]);
+  for (let r = 0; r < 8; r++) c.write32(c.segLinear(Seg.SS, (sp0 - 4 * (r + 1)) & c.stackMask, 4), r === Reg.ESP ? c.regs[Reg.ESP] : c.regs[r]);
   c.setStackPointer(base);
 }
 /** POPA: DI SI BP (skip) BX DX CX AX. */
 export function popaW(c: Cpu): void {
-  const sp0 = c.regs[REG_ESP] & c.stackMask;
+  const sp0 = c.regs[Reg.ESP] & c.stackMask;
   const vals = c.popaScratch;
-  for (let r = 7; r >= 0; r--) vals[r] = c.read16(c.segLinear(SEG_SS, (sp0 + 2 * (7 - r)) & c.stackMask, 2));
-  for (let r = 0; r < 8; r++) if (r !== REG_ESP) c.r16[r << 1] = vals[r];
+  for (let r = 7; r >= 0; r--) vals[r] = c.read16(c.segLinear(Seg.SS, (sp0 + 2 * (7 - r)) & c.stackMask, 2));
+  for (let r = 0; r < 8; r++) if (r !== Reg.ESP) c.r16[r << 1] = vals[r];
   c.setStackPointer(sp0 + 16);
 }
 export function popaD(c: Cpu): void {
-  const sp0 = c.regs[REG_ESP] & c.stackMask;
+  const sp0 = c.regs[Reg.ESP] & c.stackMask;
   const vals = c.popaScratch;
-  for (let r = 7; r >= 0; r--) vals[r] = c.read32(c.segLinear(SEG_SS, (sp0 + 4 * (7 - r)) & c.stackMask, 4));
-  for (let r = 0; r < 8; r++) if (r !== REG_ESP) c.regs[r] = vals[r];
+  for (let r = 7; r >= 0; r--) vals[r] = c.read32(c.segLinear(Seg.SS, (sp0 + 4 * (7 - r)) & c.stackMask, 4));
+  for (let r = 0; r < 8; r++) if (r !== Reg.ESP) c.regs[r] = vals[r];
   c.setStackPointer(sp0 + 32);
 }
 
 /** PUSHF/PUSHFD: VM and RF read as 0 in the pushed image. */
 export function pushfW(c: Cpu): void { c.push16(c.getFlags() & 0xffff); }
-export function pushfD(c: Cpu): void { c.push32(c.getFlags() & ~(FLAG_VM | FLAG_RF)); }
+export function pushfD(c: Cpu): void { c.push32(c.getFlags() & ~(Flag.VM | Flag.RF)); }
 
 /** Bits POPF may change in real mode (CPL 0): everything architectural in the low word. */
-const POPF_MASK_16 = STATUS_FLAGS | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT;
-const POPF_MASK_32 = POPF_MASK_16 | FLAG_AC | FLAG_ID;
+const POPF_MASK_16 = Flag.Status | Flag.TF | Flag.IF | Flag.DF | Flag.IOPL | Flag.NT;
+const POPF_MASK_32 = POPF_MASK_16 | Flag.AC | Flag.ID;
 
 /** POPF: may set TF/IF (the run loop re-checks both at the next boundary). */
 export function popfW(c: Cpu): void {
@@ -132,15 +133,15 @@ function enter(c: Cpu, i: number, size: number): void {
   const frameSize = d.imm[i] & 0xffff;
   const level = d.imm2[i] & 31;
   const mask = c.stackMask;
-  let sp = c.regs[REG_ESP] & mask;
-  let bp = c.regs[REG_EBP] & mask;
+  let sp = c.regs[Reg.ESP] & mask;
+  let bp = c.regs[Reg.EBP] & mask;
   // Compute every store first so that a fault leaves registers unchanged.
   sp = (sp - size) & mask;
-  writeStack(c, sp, c.regs[REG_EBP], size);
+  writeStack(c, sp, c.regs[Reg.EBP], size);
   const frameTemp = sp;
   for (let k = 1; k < level; k++) {
     bp = (bp - size) & mask;
-    const v = size === 2 ? c.read16(c.segLinear(SEG_SS, bp, 2)) : c.read32(c.segLinear(SEG_SS, bp, 4));
+    const v = size === 2 ? c.read16(c.segLinear(Seg.SS, bp, 2)) : c.read32(c.segLinear(Seg.SS, bp, 4));
     sp = (sp - size) & mask;
     writeStack(c, sp, v, size);
   }
@@ -149,30 +150,30 @@ function enter(c: Cpu, i: number, size: number): void {
     writeStack(c, sp, frameTemp, size);
   }
   const newSp = (sp - frameSize) & mask;
-  if (size === 2) c.r16[REG_EBP << 1] = frameTemp; else setBp32(c, frameTemp);
+  if (size === 2) c.r16[Reg.EBP << 1] = frameTemp; else setBp32(c, frameTemp);
   c.setStackPointer(newSp);
 }
 
 function setBp32(c: Cpu, v: number): void {
-  if (c.stackMask === -1) c.regs[REG_EBP] = v; else c.r16[REG_EBP << 1] = v;
+  if (c.stackMask === -1) c.regs[Reg.EBP] = v; else c.r16[Reg.EBP << 1] = v;
 }
 
 function writeStack(c: Cpu, sp: number, v: number, size: number): void {
-  if (size === 2) c.write16(c.segLinear(SEG_SS, sp, 2), v);
-  else c.write32(c.segLinear(SEG_SS, sp, 4), v);
+  if (size === 2) c.write16(c.segLinear(Seg.SS, sp, 2), v);
+  else c.write32(c.segLinear(Seg.SS, sp, 4), v);
 }
 
 /** LEAVE: (E)SP = (E)BP, then pop (E)BP. */
 export function leaveW(c: Cpu): void {
-  const bp = c.regs[REG_EBP] & c.stackMask;
-  const v = c.read16(c.segLinear(SEG_SS, bp, 2));
+  const bp = c.regs[Reg.EBP] & c.stackMask;
+  const v = c.read16(c.segLinear(Seg.SS, bp, 2));
   c.setStackPointer(bp + 2);
-  c.r16[REG_EBP << 1] = v;
+  c.r16[Reg.EBP << 1] = v;
 }
 export function leaveD(c: Cpu): void {
-  const bp = c.regs[REG_EBP] & c.stackMask;
-  const v = c.read32(c.segLinear(SEG_SS, bp, 4));
+  const bp = c.regs[Reg.EBP] & c.stackMask;
+  const v = c.read32(c.segLinear(Seg.SS, bp, 4));
   c.setStackPointer(bp + 4);
-  c.regs[REG_EBP] = v;
+  c.regs[Reg.EBP] = v;
 }
 

@@ -8,14 +8,31 @@
  * recognised in the middle of a long REP as on hardware and a fault leaves the registers
  * describing exactly the iterations completed.
  */
+import { Pfx, Reg, Seg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-import { REG_ECX, REG_EDI, REG_EDX, REG_ESI } from '../cpu.js';
-import { PFX_ADDR32, PFX_REP, PFX_REPNE, SEG_ES } from '../decoded.js';
-import { FLAG_DF, getZF, setSub } from '../flags.js';
+
+import { getZF, setSub, Flag } from '../flags.js';
+
+/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+export const enum StringOp {
+  Movs = 0,
+  Cmps = 1,
+  Stos = 2,
+  Lods = 3,
+  Scas = 4,
+  Ins = 5,
+  Outs = 6,
+}
+/** The same values under their spec-style names, for code outside the CPU. */
+export const STR_MOVS = StringOp.Movs;
+export const STR_CMPS = StringOp.Cmps;
+export const STR_STOS = StringOp.Stos;
+export const STR_LODS = StringOp.Lods;
+export const STR_SCAS = StringOp.Scas;
+export const STR_INS = StringOp.Ins;
+export const STR_OUTS = StringOp.Outs;
 
 const REP_CHUNK = 4096;
-
-export const STR_MOVS = 0, STR_CMPS = 1, STR_STOS = 2, STR_LODS = 3, STR_SCAS = 4, STR_INS = 5, STR_OUTS = 6;
 
 function load(c: Cpu, lin: number, size: number): number {
   return size === 1 ? c.read8(lin) : size === 2 ? c.read16(lin) : c.read32(lin);
@@ -40,38 +57,38 @@ function setAccumulator(c: Cpu, size: number, v: number): void {
 /** One iteration of string operation `kind`; si/di are offsets already masked to the address size. */
 function iterate(c: Cpu, kind: number, size: number, srcSeg: number, si: number, di: number): void {
   switch (kind) {
-    case STR_MOVS: {
+    case StringOp.Movs: {
       const v = load(c, c.segLinear(srcSeg, si, size), size);
-      store(c, c.segLinear(SEG_ES, di, size), size, v);
+      store(c, c.segLinear(Seg.ES, di, size), size, v);
       return;
     }
-    case STR_CMPS: {
+    case StringOp.Cmps: {
       const a = load(c, c.segLinear(srcSeg, si, size), size);
-      const b = load(c, c.segLinear(SEG_ES, di, size), size);
+      const b = load(c, c.segLinear(Seg.ES, di, size), size);
       setSub(c, a, b, a - b, size * 8);
       return;
     }
-    case STR_STOS:
-      store(c, c.segLinear(SEG_ES, di, size), size, accumulator(c, size));
+    case StringOp.Stos:
+      store(c, c.segLinear(Seg.ES, di, size), size, accumulator(c, size));
       return;
-    case STR_LODS:
+    case StringOp.Lods:
       setAccumulator(c, size, load(c, c.segLinear(srcSeg, si, size), size));
       return;
-    case STR_SCAS: {
+    case StringOp.Scas: {
       const a = accumulator(c, size);
-      const b = load(c, c.segLinear(SEG_ES, di, size), size);
+      const b = load(c, c.segLinear(Seg.ES, di, size), size);
       setSub(c, a, b, a - b, size * 8);
       return;
     }
-    case STR_INS: {
-      const lin = c.segLinear(SEG_ES, di, size);
-      const v = c.io.read(c.r16[REG_EDX << 1], size as 1 | 2 | 4);
+    case StringOp.Ins: {
+      const lin = c.segLinear(Seg.ES, di, size);
+      const v = c.io.read(c.r16[Reg.EDX << 1], size as 1 | 2 | 4);
       store(c, lin, size, v);
       return;
     }
     default: {
       const v = load(c, c.segLinear(srcSeg, si, size), size);
-      c.io.write(c.r16[REG_EDX << 1], size as 1 | 2 | 4, v);
+      c.io.write(c.r16[Reg.EDX << 1], size as 1 | 2 | 4, v);
       return;
     }
   }
@@ -84,31 +101,33 @@ const ADVANCES = [3, 3, 2, 1, 2, 2, 1];
 export function stringOp(c: Cpu, i: number, kind: number, size: number): void {
   const d = c.store;
   const prefix = d.prefix[i];
-  const a32 = (prefix & PFX_ADDR32) !== 0;
+  const a32 = (prefix & Pfx.Addr32) !== 0;
   const amask = a32 ? -1 : 0xffff;
-  const step = (c.flagsReg & FLAG_DF) !== 0 ? -size : size;
+  const step = (c.flagsReg & Flag.DF) !== 0 ? -size : size;
   const srcSeg = d.seg[i];
   const adv = ADVANCES[kind];
-  const rep = prefix & (PFX_REP | PFX_REPNE);
+  const rep = prefix & (Pfx.Rep | Pfx.Repne);
   if (rep === 0) {
-    iterate(c, kind, size, srcSeg, readIndex(c, REG_ESI, a32), readIndex(c, REG_EDI, a32));
+    iterate(c, kind, size, srcSeg, readIndex(c, Reg.ESI, a32), readIndex(c, Reg.EDI, a32));
     advance(c, adv, step, a32);
     return;
   }
-  const compares = kind === STR_CMPS || kind === STR_SCAS;
-  for (let n = 0; n < REP_CHUNK; n++) {
-    const count = a32 ? c.regs[REG_ECX] : c.r16[REG_ECX << 1];
+  const compares = kind === StringOp.Cmps || kind === StringOp.Scas;
+  // Under TF a repeated string instruction single-steps per iteration (the trap's pushed IP
+  // is the instruction itself until the count runs out), so do one iteration per execution.
+  const chunk = (c.flagsReg & Flag.TF) !== 0 ? 1 : REP_CHUNK;
+  for (let n = 0; n < chunk; n++) {
+    const count = a32 ? c.regs[Reg.ECX] : c.r16[Reg.ECX << 1];
     if (count === 0) return;
-    iterate(c, kind, size, srcSeg, readIndex(c, REG_ESI, a32) & amask, readIndex(c, REG_EDI, a32) & amask);
+    iterate(c, kind, size, srcSeg, readIndex(c, Reg.ESI, a32) & amask, readIndex(c, Reg.EDI, a32) & amask);
     advance(c, adv, step, a32);
-    if (a32) c.regs[REG_ECX] = count - 1;
-    else c.r16[REG_ECX << 1] = count - 1;
-    if (compares && (getZF(c) !== 0) !== (rep === PFX_REP)) return;
+    if (a32) c.regs[Reg.ECX] = count - 1;
+    else c.r16[Reg.ECX << 1] = count - 1;
+    if (compares && (getZF(c) !== 0) !== (rep === Pfx.Rep)) return;
     if (count === 1) return;
   }
   // More to do: run this instruction again after giving interrupts a chance.
-  c.eip = c.instrStart;
-  c.breakBlock = true;
+  c.restartInstruction(i);
 }
 
 function readIndex(c: Cpu, reg: number, a32: boolean): number {
@@ -117,32 +136,32 @@ function readIndex(c: Cpu, reg: number, a32: boolean): number {
 
 function advance(c: Cpu, which: number, step: number, a32: boolean): void {
   if (a32) {
-    if (which & 1) c.regs[REG_ESI] = c.regs[REG_ESI] + step;
-    if (which & 2) c.regs[REG_EDI] = c.regs[REG_EDI] + step;
+    if (which & 1) c.regs[Reg.ESI] = c.regs[Reg.ESI] + step;
+    if (which & 2) c.regs[Reg.EDI] = c.regs[Reg.EDI] + step;
   } else {
-    if (which & 1) c.r16[REG_ESI << 1] = c.r16[REG_ESI << 1] + step;
-    if (which & 2) c.r16[REG_EDI << 1] = c.r16[REG_EDI << 1] + step;
+    if (which & 1) c.r16[Reg.ESI << 1] = c.r16[Reg.ESI << 1] + step;
+    if (which & 2) c.r16[Reg.EDI << 1] = c.r16[Reg.EDI << 1] + step;
   }
 }
 
-export function movsB(c: Cpu, i: number): void { stringOp(c, i, STR_MOVS, 1); }
-export function movsW(c: Cpu, i: number): void { stringOp(c, i, STR_MOVS, 2); }
-export function movsD(c: Cpu, i: number): void { stringOp(c, i, STR_MOVS, 4); }
-export function cmpsB(c: Cpu, i: number): void { stringOp(c, i, STR_CMPS, 1); }
-export function cmpsW(c: Cpu, i: number): void { stringOp(c, i, STR_CMPS, 2); }
-export function cmpsD(c: Cpu, i: number): void { stringOp(c, i, STR_CMPS, 4); }
-export function stosB(c: Cpu, i: number): void { stringOp(c, i, STR_STOS, 1); }
-export function stosW(c: Cpu, i: number): void { stringOp(c, i, STR_STOS, 2); }
-export function stosD(c: Cpu, i: number): void { stringOp(c, i, STR_STOS, 4); }
-export function lodsB(c: Cpu, i: number): void { stringOp(c, i, STR_LODS, 1); }
-export function lodsW(c: Cpu, i: number): void { stringOp(c, i, STR_LODS, 2); }
-export function lodsD(c: Cpu, i: number): void { stringOp(c, i, STR_LODS, 4); }
-export function scasB(c: Cpu, i: number): void { stringOp(c, i, STR_SCAS, 1); }
-export function scasW(c: Cpu, i: number): void { stringOp(c, i, STR_SCAS, 2); }
-export function scasD(c: Cpu, i: number): void { stringOp(c, i, STR_SCAS, 4); }
-export function insB(c: Cpu, i: number): void { stringOp(c, i, STR_INS, 1); }
-export function insW(c: Cpu, i: number): void { stringOp(c, i, STR_INS, 2); }
-export function insD(c: Cpu, i: number): void { stringOp(c, i, STR_INS, 4); }
-export function outsB(c: Cpu, i: number): void { stringOp(c, i, STR_OUTS, 1); }
-export function outsW(c: Cpu, i: number): void { stringOp(c, i, STR_OUTS, 2); }
-export function outsD(c: Cpu, i: number): void { stringOp(c, i, STR_OUTS, 4); }
+export function movsB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Movs, 1); }
+export function movsW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Movs, 2); }
+export function movsD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Movs, 4); }
+export function cmpsB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Cmps, 1); }
+export function cmpsW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Cmps, 2); }
+export function cmpsD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Cmps, 4); }
+export function stosB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Stos, 1); }
+export function stosW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Stos, 2); }
+export function stosD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Stos, 4); }
+export function lodsB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Lods, 1); }
+export function lodsW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Lods, 2); }
+export function lodsD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Lods, 4); }
+export function scasB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Scas, 1); }
+export function scasW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Scas, 2); }
+export function scasD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Scas, 4); }
+export function insB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Ins, 1); }
+export function insW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Ins, 2); }
+export function insD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Ins, 4); }
+export function outsB(c: Cpu, i: number): void { stringOp(c, i, StringOp.Outs, 1); }
+export function outsW(c: Cpu, i: number): void { stringOp(c, i, StringOp.Outs, 2); }
+export function outsD(c: Cpu, i: number): void { stringOp(c, i, StringOp.Outs, 4); }

@@ -4,27 +4,27 @@
  * (LGDT LIDT SGDT SIDT), SMSW/LMSW/CLTS, MOV to/from control registers, INVD/WBINVD/
  * INVLPG, and the invalid-opcode handler.
  */
+import { Pfx, Reg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-import { REG_EDX } from '../cpu.js';
-import { PFX_OP32 } from '../decoded.js';
+
 import { CpuHostError, VEC_GP, VEC_NM, VEC_UD } from '../exceptions.js';
-import { FLAG_CF, FLAG_DF, FLAG_IF, materialize } from '../flags.js';
+import { materialize, Flag } from '../flags.js';
 import { readE16, writeE16 } from './operands.js';
 
 // Port I/O: `imm` holds the port for the immediate forms; DX otherwise.
 export function inALIb(c: Cpu, i: number): void { c.r8[0] = c.io.read(c.store.imm[i] & 0xff, 1); }
 export function inAXIb(c: Cpu, i: number): void { c.r16[0] = c.io.read(c.store.imm[i] & 0xff, 2); }
 export function inEAXIb(c: Cpu, i: number): void { c.regs[0] = c.io.read(c.store.imm[i] & 0xff, 4); }
-export function inALDX(c: Cpu): void { c.r8[0] = c.io.read(c.r16[REG_EDX << 1], 1); }
-export function inAXDX(c: Cpu): void { c.r16[0] = c.io.read(c.r16[REG_EDX << 1], 2); }
-export function inEAXDX(c: Cpu): void { c.regs[0] = c.io.read(c.r16[REG_EDX << 1], 4); }
+export function inALDX(c: Cpu): void { c.r8[0] = c.io.read(c.r16[Reg.EDX << 1], 1); }
+export function inAXDX(c: Cpu): void { c.r16[0] = c.io.read(c.r16[Reg.EDX << 1], 2); }
+export function inEAXDX(c: Cpu): void { c.regs[0] = c.io.read(c.r16[Reg.EDX << 1], 4); }
 /** OUT ends the block: the device may raise an interrupt or stop the VM. */
 export function outIbAL(c: Cpu, i: number): void { c.io.write(c.store.imm[i] & 0xff, 1, c.r8[0]); c.breakBlock = true; }
 export function outIbAX(c: Cpu, i: number): void { c.io.write(c.store.imm[i] & 0xff, 2, c.r16[0]); c.breakBlock = true; }
 export function outIbEAX(c: Cpu, i: number): void { c.io.write(c.store.imm[i] & 0xff, 4, c.regs[0]); c.breakBlock = true; }
-export function outDXAL(c: Cpu): void { c.io.write(c.r16[REG_EDX << 1], 1, c.r8[0]); c.breakBlock = true; }
-export function outDXAX(c: Cpu): void { c.io.write(c.r16[REG_EDX << 1], 2, c.r16[0]); c.breakBlock = true; }
-export function outDXEAX(c: Cpu): void { c.io.write(c.r16[REG_EDX << 1], 4, c.regs[0]); c.breakBlock = true; }
+export function outDXAL(c: Cpu): void { c.io.write(c.r16[Reg.EDX << 1], 1, c.r8[0]); c.breakBlock = true; }
+export function outDXAX(c: Cpu): void { c.io.write(c.r16[Reg.EDX << 1], 2, c.r16[0]); c.breakBlock = true; }
+export function outDXEAX(c: Cpu): void { c.io.write(c.r16[Reg.EDX << 1], 4, c.regs[0]); c.breakBlock = true; }
 
 /** HLT: stop until an interrupt arrives. */
 export function hlt(c: Cpu): void {
@@ -37,16 +37,16 @@ function setFlagBit(c: Cpu, bit: number, on: boolean): void {
   c.flagsReg = on ? c.flagsReg | bit : c.flagsReg & ~bit;
 }
 
-export function clc(c: Cpu): void { setFlagBit(c, FLAG_CF, false); }
-export function stc(c: Cpu): void { setFlagBit(c, FLAG_CF, true); }
-export function cmc(c: Cpu): void { materialize(c); c.flagsReg ^= FLAG_CF; }
-export function cld(c: Cpu): void { c.flagsReg &= ~FLAG_DF; }
-export function std(c: Cpu): void { c.flagsReg |= FLAG_DF; }
-export function cli(c: Cpu): void { c.flagsReg &= ~FLAG_IF; }
+export function clc(c: Cpu): void { setFlagBit(c, Flag.CF, false); }
+export function stc(c: Cpu): void { setFlagBit(c, Flag.CF, true); }
+export function cmc(c: Cpu): void { materialize(c); c.flagsReg ^= Flag.CF; }
+export function cld(c: Cpu): void { c.flagsReg &= ~Flag.DF; }
+export function std(c: Cpu): void { c.flagsReg |= Flag.DF; }
+export function cli(c: Cpu): void { c.flagsReg &= ~Flag.IF; }
 /** STI: interrupts are recognised only after the next instruction (the STI shadow). */
 export function sti(c: Cpu): void {
-  if ((c.flagsReg & FLAG_IF) === 0) c.inhibitAt = c.instructionCount + 1;
-  c.flagsReg |= FLAG_IF;
+  if ((c.flagsReg & Flag.IF) === 0) c.inhibitAt = c.instructionCount + 1;
+  c.flagsReg |= Flag.IF;
   c.breakBlock = true;
 }
 
@@ -76,7 +76,7 @@ export function loadDescriptorTable(c: Cpu, i: number): void {
   const lin = c.ea(i, 6);
   const limit = c.read16(lin);
   let base = c.read32((lin + 2) | 0);
-  if ((d.prefix[i] & PFX_OP32) === 0) base &= 0x00ffffff;
+  if ((d.prefix[i] & Pfx.Op32) === 0) base &= 0x00ffffff;
   if (d.sub[i] === 2) { c.gdtrLimit = limit; c.gdtrBase = base; }
   else { c.idtrLimit = limit; c.idtrBase = base; }
 }
@@ -89,7 +89,7 @@ export function storeDescriptorTable(c: Cpu, i: number): void {
   const isGdt = d.sub[i] === 0;
   const limit = isGdt ? c.gdtrLimit : c.idtrLimit;
   let base = isGdt ? c.gdtrBase : c.idtrBase;
-  if ((d.prefix[i] & PFX_OP32) === 0) base &= 0x00ffffff;
+  if ((d.prefix[i] & Pfx.Op32) === 0) base &= 0x00ffffff;
   c.write16(lin, limit);
   c.write32((lin + 2) | 0, base);
 }
@@ -97,7 +97,7 @@ export function storeDescriptorTable(c: Cpu, i: number): void {
 /** SMSW r/m16 (a 32-bit register destination receives all of CR0). */
 export function smsw(c: Cpu, i: number): void {
   const d = c.store;
-  if (d.mem[i] === 0 && (d.prefix[i] & PFX_OP32) !== 0) c.regs[d.rm[i]] = c.cr0;
+  if (d.mem[i] === 0 && (d.prefix[i] & Pfx.Op32) !== 0) c.regs[d.rm[i]] = c.cr0;
   else writeE16(c, i, c.cr0 & 0xffff);
 }
 
