@@ -7,7 +7,7 @@
  * - guest exit value v through the debug-exit port: v clamped to 0..255 (`--exit-code=plain`;
  *   a value above 255 becomes 255 so a failure can never read as success), or QEMU's
  *   `(v << 1) | 1` in the low 8 bits (`--exit-code=qemu`);
- * - 1: the guest halted with nothing to wake it;
+ * - 1: the guest halted with nothing to wake it, or triple-faulted;
  * - 2: usage error, unreadable image, or an image/config the board refuses;
  * - 3: the `--max-instructions` limit was reached;
  * - 70 (EX_SOFTWARE): a host-side error while running (e.g. an unimplemented CPU feature);
@@ -218,6 +218,10 @@ async function runSlices(vm: PcMachine, config: CliConfig, io: CliIo, serial: Se
     if (stop.kind === 'exit') return exitStatusFor(stop.value, config.exitCodeStyle);
     if (stop.kind === 'halted') {
       io.stderr(`guest halted with nothing to wake it (after ${count} instructions)\n`);
+      return EXIT_HALTED;
+    }
+    if (stop.kind === 'triple-fault') {
+      io.stderr(`guest triple-faulted (CPU shutdown) after ${count} instructions\n`);
       return EXIT_HALTED;
     }
     if (count >= limitAt) {

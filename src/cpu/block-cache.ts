@@ -25,6 +25,8 @@ export class BlockCache {
   /** First store slot and instruction count of each block. */
   readonly blockFirst = new Int32Array(MAX_BLOCKS);
   readonly blockLength = new Uint16Array(MAX_BLOCKS);
+  /** Bytes of code each block covers. */
+  private readonly blockBytes = new Uint16Array(MAX_BLOCKS);
   private readonly blockPhys = new Int32Array(MAX_BLOCKS);
   private readonly blockSlot = new Int32Array(MAX_BLOCKS);
   private readonly cacheKey = new Int32Array(CACHE_SIZE);
@@ -48,7 +50,12 @@ export class BlockCache {
   lookup(cpu: Cpu, ip: number, phys: number): number {
     const mode = cpu.ipMask === 0xffff ? 0 : 1;
     const slot = (phys ^ (phys >>> CACHE_BITS) ^ (mode << 15)) & (CACHE_SIZE - 1);
-    if (this.cacheKey[slot] === (phys | 0) && this.cacheMode[slot] === mode) return this.cacheBlock[slot];
+    if (this.cacheKey[slot] === (phys | 0) && this.cacheMode[slot] === mode) {
+      const b = this.cacheBlock[slot];
+      // The same bytes entered at an IP where the block would wrap past FFFF are another block.
+      if (mode !== 0 || ip + this.blockBytes[b] <= 0x10000) return b;
+      return this.decode(cpu, ip, phys, -1, mode);
+    }
     return this.decode(cpu, ip, phys, slot, mode);
   }
 
@@ -60,9 +67,10 @@ export class BlockCache {
     this.blockFirst[b] = first;
     this.blockLength[b] = result.count;
     this.blockPhys[b] = phys | 0;
+    this.blockBytes[b] = this.store.next[first + result.count - 1];
     this.storeTop = first + result.count;
     this.decodedBlocks++;
-    if (!result.cacheable) {
+    if (!result.cacheable || slot < 0) {
       this.blockSlot[b] = -1;
       return b;
     }

@@ -19,9 +19,10 @@ import type { Persist, SavedState } from '../persist/persist.js';
 import { StateReader } from '../persist/persist.js';
 import { BlockCache } from './block-cache.js';
 import { DecodedStore, Reg, Seg } from './decoded.js';
-import { GuestFault, CpuHostError, VEC_DB, VEC_GP, VEC_SS } from './exceptions.js';
+import { GuestFault, CpuHostError, VEC_DB, VEC_DF, VEC_GP, VEC_SS } from './exceptions.js';
 import { statusFlags, type LazyFlagState, Flag } from './flags.js';
 import { dispatch } from './dispatch.js';
+import { Shadow } from './shadow.js';
 import { HANDLERS } from './opcode-table.js';
 import type { InterruptSource, PortIo } from './port-io.js';
 
@@ -33,6 +34,8 @@ export const enum RunExit {
   Halted = 1,
   /** Something asked the CPU to stop (`requestStop`), e.g. the debug-exit device. */
   Stopped = 2,
+  /** A fault while delivering a double fault: the processor shut down (a PC resets). */
+  TripleFault = 3,
 }
 
 /** Register numbers in the x86 encoding (the `Reg` const enum in decoded.ts, under these names for code outside the CPU). */
@@ -56,6 +59,8 @@ export interface CpuState extends SavedState {
   cr0: number; cr2: number; cr3: number; cr4: number;
   gdtrBase: number; gdtrLimit: number; idtrBase: number; idtrLimit: number;
   halted: boolean; a20: boolean; instructionCount: number;
+  /** The next boundary is in an STI/MOV SS interrupt shadow / a MOV SS single-step shadow. */
+  interruptShadow: boolean; trapShadow: boolean; shutdown: boolean;
 }
 
 /** One x86 processor attached to a VM's guest memory and I/O bus. */
@@ -106,8 +111,14 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   instructionCount = 0;
   /** Set by a handler to end the current block after this instruction. */
   breakBlock = false;
-  /** Interrupts (and single-step traps) are not recognised at the boundary where instructionCount equals this. */
+  /** External interrupts are not recognised at the boundary where instructionCount equals this (STI, MOV SS). */
   inhibitAt = -1;
+  /** The single-step trap is held off at the boundary where instructionCount equals this (MOV SS, POP SS). */
+  trapInhibitAt = -1;
+  /** SHADOW_* bits set by the executing instruction (STI, MOV SS); resolved when its block stops. */
+  pendingShadow = 0;
+  /** Set by a triple fault; cleared by reset. */
+  shutdown = false;
   private stopRequested = false;
   private a20Mask = A20_ON;
   /** Set when the current instruction delivered an interrupt or exception itself. */
@@ -174,7 +185,9 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.flagsReg = Flag.Reserved1;
     this.lazy = 0;
     this.halted = false;
+    this.shutdown = false;
     this.inhibitAt = -1;
+    this.trapInhibitAt = -1;
     this.a20Mask = A20_ON;
     this.flushTlb();
   }
@@ -451,12 +464,33 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.eventDelivered = true;
   }
 
-  /** Deliver a fault caught by the run loop: restart EIP at the faulting instruction. */
+  /**
+   * Deliver a fault caught by the run loop: restart EIP at the faulting instruction. A fault
+   * while delivering it becomes a double fault (#DF); a fault while delivering that shuts
+   * the processor down (triple fault).
+   */
   private deliverFault(): void {
     const vector = this.fault.vector;
     this.eip = this.instrStart;
     if ((this.cr0 & 1) !== 0) throw new CpuHostError(`protected-mode exception delivery (vector ${vector}) is not implemented yet`);
-    this.interruptReal(vector);
+    if (this.tryInterruptReal(vector)) return;
+    if (vector !== VEC_DF && this.tryInterruptReal(VEC_DF)) return;
+    this.shutdown = true;
+    this.halted = true;
+    this.requestStop();
+  }
+
+  /** Deliver an interrupt; false if delivering it faulted (state as before the attempt). */
+  private tryInterruptReal(vector: number): boolean {
+    const sp = this.regs[Reg.ESP];
+    try {
+      this.interruptReal(vector);
+      return true;
+    } catch (e) {
+      if (e !== this.fault) throw e;
+      this.regs[Reg.ESP] = sp;
+      return false;
+    }
   }
 
   /** Ask `run()` to return at the next instruction boundary. */
@@ -475,14 +509,16 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     const end = this.instructionCount + budget;
     this.stopRequested = false;
     while (this.instructionCount < end) {
+      if (this.shutdown) return RunExit.TripleFault;
       if (this.stopRequested) return RunExit.Stopped;
       if (this.interruptLine && this.instructionCount !== this.inhibitAt && (this.flagsReg & Flag.IF) !== 0) {
         this.acceptExternalInterrupt();
       }
       if (this.halted) return RunExit.Halted;
-      if ((this.flagsReg & Flag.TF) !== 0 && this.instructionCount !== this.inhibitAt) this.singleStep();
+      if ((this.flagsReg & Flag.TF) !== 0) this.singleStep();
       else this.runBlocks(end);
     }
+    if (this.shutdown) return RunExit.TripleFault;
     return this.stopRequested ? RunExit.Stopped : RunExit.Budget;
   }
 
@@ -498,7 +534,26 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   private singleStep(): void {
     this.eventDelivered = false;
     this.runBlocks(this.instructionCount + 1);
-    if (!this.eventDelivered && !this.halted) this.interruptReal(VEC_DB);
+    // After MOV SS / POP SS the trap waits for the next instruction as well.
+    if (this.instructionCount === this.trapInhibitAt && !this.eventDelivered && !this.halted && !this.stopRequested) {
+      this.runBlocks(this.instructionCount + 1);
+    }
+    if (!this.eventDelivered && !this.halted && !this.shutdown) this.tryInterruptReal(VEC_DB) || this.deliverNestedFailure();
+  }
+
+  /** The single-step trap itself could not be delivered: double fault, then shutdown. */
+  private deliverNestedFailure(): void {
+    if (this.tryInterruptReal(VEC_DF)) return;
+    this.shutdown = true;
+    this.halted = true;
+    this.requestStop();
+  }
+
+  /** Turn the shadow requested by the instruction just retired into the boundary it applies to. */
+  private applyPendingShadow(): void {
+    if ((this.pendingShadow & Shadow.Interrupts) !== 0) this.inhibitAt = this.instructionCount;
+    if ((this.pendingShadow & Shadow.Trap) !== 0) this.trapInhibitAt = this.instructionCount;
+    this.pendingShadow = 0;
   }
 
   /** Restart instruction `i` (the last of its block) later: EIP back on it, block ended. */
@@ -539,6 +594,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
           if (this.breakBlock) {
             this.eip = (blockIp + next[i]) & this.ipMask;
             this.instructionCount += i - first + 1;
+            if (this.pendingShadow !== 0) this.applyPendingShadow();
             return;
           }
         }
@@ -546,10 +602,12 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
         i = last;
         dispatch(this, last, op[last], handlers);
         this.instructionCount += n;
+        if (this.pendingShadow !== 0) this.applyPendingShadow();
         if (this.breakBlock || this.instructionCount >= end || this.interruptLine) return;
       }
     } catch (e) {
       if (e !== this.fault) throw e;
+      this.pendingShadow = 0;
       this.instructionCount += i - first;
       this.instrStart = (blockIp + (i === first ? 0 : next[i - 1])) & this.ipMask;
       this.deliverFault();
@@ -567,6 +625,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
       cr0: this.cr0 >>> 0, cr2: this.cr2 >>> 0, cr3: this.cr3 >>> 0, cr4: this.cr4 >>> 0,
       gdtrBase: this.gdtrBase >>> 0, gdtrLimit: this.gdtrLimit, idtrBase: this.idtrBase >>> 0, idtrLimit: this.idtrLimit,
       halted: this.halted, a20: this.a20Enabled, instructionCount: this.instructionCount,
+      interruptShadow: this.inhibitAt === this.instructionCount, trapShadow: this.trapInhibitAt === this.instructionCount,
+      shutdown: this.shutdown,
     };
   }
 
@@ -587,6 +647,9 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     const halted = r.bool('halted');
     const a20 = r.bool('a20');
     const count = r.int('instructionCount', 0, Number.MAX_SAFE_INTEGER);
+    const interruptShadow = r.bool('interruptShadow');
+    const trapShadow = r.bool('trapShadow');
+    const shutdown = r.bool('shutdown');
     if ((cr[0] & 1) !== 0) throw new CpuHostError('cpu0: restoring protected-mode state is not supported yet');
     for (let k = 0; k < 8; k++) this.regs[k] = regs[k];
     this.eip = eip;
@@ -601,6 +664,9 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     [this.idtrBase, this.idtrLimit] = idtr;
     this.halted = halted;
     this.instructionCount = count;
+    this.inhibitAt = interruptShadow ? count : -1;
+    this.trapInhibitAt = trapShadow ? count : -1;
+    this.shutdown = shutdown;
     this.a20Mask = a20 ? A20_ON : A20_OFF;
     this.flushTlb();
     this.blocks.flush();

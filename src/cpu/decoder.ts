@@ -112,7 +112,8 @@ export class Decoder {
       store.next[first + n] = offset;
       res.count++;
       lastLin = f.linear(Math.max(0, f.pos - 1));
-      if (f.wrapped) res.cacheable = false;
+      // An IP that wraps inside the block ties it to this CS:IP, not just to its physical address.
+      if (f.wrapped || (cpu.ipMask !== -1 && cur + f.pos > cpu.ipMask)) res.cacheable = false;
       cur = (cur + f.pos) & cpu.ipMask;
       const nextLin = (cpu.segBase[Seg.CS] + cur) | 0;
       if (ends || f.wrapped || nextLin >>> 12 !== startPage) break;
@@ -146,8 +147,9 @@ export class Decoder {
       }
       break;
     }
-    let entry: OpcodeEntry = b === 0x0f ? OPCODES[0x100 + f.u8()] : OPCODES[b];
-    const opcode = b;
+    // For the 0F page the opcode byte (whose low bits may name a register) is the second one.
+    const opcode = b === 0x0f ? f.u8() : b;
+    let entry: OpcodeEntry = b === 0x0f ? OPCODES[0x100 + opcode] : OPCODES[b];
     if (op32) prefix |= Pfx.Op32;
     if (addr32) prefix |= Pfx.Addr32;
 

@@ -61,6 +61,7 @@ export class MachineConfigError extends Error {
 export type StopReason =
   | { readonly kind: 'exit'; readonly value: number }
   | { readonly kind: 'halted' }
+  | { readonly kind: 'triple-fault' }
   | { readonly kind: 'limit' };
 
 /** One virtual PC. */
@@ -145,6 +146,9 @@ export class PcMachine {
       this.deliverInput();
       const until = Math.min(end, now + sliceInstructions, Math.max(this.input.nextAt(), now + 1));
       const exit = this.cpu.run(until - now);
+      // A PC's chipset turns the shutdown cycle into a reset; until the platform devices
+      // arrive the board reports it so that the caller sees the guest crashed.
+      if (exit === RunExit.TripleFault) return { kind: 'triple-fault' };
       // No interrupt controller is wired yet (it comes with the platform devices), so a
       // halted CPU can never be woken: report it instead of spinning.
       if (exit === RunExit.Halted && this.exitValue === null) return { kind: 'halted' };

@@ -5,6 +5,7 @@
  */
 import { Pfx, Reg, Seg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
+import { Shadow } from '../shadow.js';
 
 import { VEC_UD } from '../exceptions.js';
 import { getCF, materialize, setAdd, setSub, Flag } from '../flags.js';
@@ -49,7 +50,7 @@ export function movSwEw(c: Cpu, i: number): void {
 export function loadSegment(c: Cpu, sreg: number, selector: number): void {
   c.loadSegmentReal(sreg, selector);
   if (sreg === Seg.SS) {
-    c.inhibitAt = c.instructionCount + 1;
+    c.pendingShadow = Shadow.Interrupts | Shadow.Trap;
     c.breakBlock = true;
   }
 }

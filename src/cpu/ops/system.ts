@@ -6,6 +6,7 @@
  */
 import { Pfx, Reg } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
+import { Shadow } from '../shadow.js';
 
 import { CpuHostError, VEC_GP, VEC_NM, VEC_UD } from '../exceptions.js';
 import { materialize, Flag } from '../flags.js';
@@ -45,7 +46,7 @@ export function std(c: Cpu): void { c.flagsReg |= Flag.DF; }
 export function cli(c: Cpu): void { c.flagsReg &= ~Flag.IF; }
 /** STI: interrupts are recognised only after the next instruction (the STI shadow). */
 export function sti(c: Cpu): void {
-  if ((c.flagsReg & Flag.IF) === 0) c.inhibitAt = c.instructionCount + 1;
+  if ((c.flagsReg & Flag.IF) === 0) c.pendingShadow |= Shadow.Interrupts;
   c.flagsReg |= Flag.IF;
   c.breakBlock = true;
 }

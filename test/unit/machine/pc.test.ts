@@ -95,3 +95,12 @@ describe('PC board', () => {
     expect(() => boot(hello, { loads: [{ name: 'big.bin', address: (16 << 20) - 10, data: new Uint8Array(100) }] })).toThrow(/big.bin/);
   });
 });
+
+describe('PC board faults', () => {
+  it('reports a triple fault (a fault while delivering a double fault)', () => {
+    // lidt [cs:idt] with a limit of 3 (only vector 0), then int 0x21: #GP and #DF cannot be delivered.
+    const code = new Uint8Array([0x2e, 0x0f, 0x01, 0x1e, 0x08, 0x7c, 0xcd, 0x21, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    const { vm } = boot(hello, { loads: [{ name: 'tf', address: 0x7c00, data: code }], entry: { cs: 0, ip: 0x7c00 } });
+    expect(vm.run(1000)).toEqual({ kind: 'triple-fault' });
+  });
+});
