@@ -589,8 +589,10 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
         if (n > remaining) n = remaining;
         const last = first + n - 1;
         this.breakBlock = false;
-        for (i = first; i < last; i++) {
+        for (i = first; ; i++) {
+          if (i === last) this.eip = (blockIp + next[last]) & this.ipMask;
           dispatch(this, i, op[i], handlers);
+          if (i === last) break;
           if (this.breakBlock) {
             this.eip = (blockIp + next[i]) & this.ipMask;
             this.instructionCount += i - first + 1;
@@ -598,9 +600,6 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
             return;
           }
         }
-        this.eip = (blockIp + next[last]) & this.ipMask;
-        i = last;
-        dispatch(this, last, op[last], handlers);
         this.instructionCount += n;
         if (this.pendingShadow !== 0) this.applyPendingShadow();
         if (this.breakBlock || this.instructionCount >= end || this.interruptLine) return;
