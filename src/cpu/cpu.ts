@@ -38,9 +38,6 @@ export const enum RunExit {
   TripleFault = 3,
 }
 
-/** Register numbers in the x86 encoding (the `Reg` const enum in decoded.ts, under these names for code outside the CPU). */
-export const REG_EAX = Reg.EAX, REG_ECX = Reg.ECX, REG_EDX = Reg.EDX, REG_EBX = Reg.EBX, REG_ESP = Reg.ESP, REG_EBP = Reg.EBP, REG_ESI = Reg.ESI, REG_EDI = Reg.EDI;
-
 const TLB_PAGES = 1 << 20;
 const TLB_TRACK = 4096;
 const A20_ON = -1;

@@ -12,12 +12,6 @@ export const enum Pfx {
   Addr32 = 8,
   Lock = 16,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const PFX_REP = Pfx.Rep;
-export const PFX_REPNE = Pfx.Repne;
-export const PFX_OP32 = Pfx.Op32;
-export const PFX_ADDR32 = Pfx.Addr32;
-export const PFX_LOCK = Pfx.Lock;
 
 /** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
 export const enum Seg {
@@ -29,12 +23,8 @@ export const enum Seg {
   GS = 5,
 }
 /** The same values under their spec-style names, for code outside the CPU. */
-export const SEG_ES = Seg.ES;
 export const SEG_CS = Seg.CS;
 export const SEG_SS = Seg.SS;
-export const SEG_DS = Seg.DS;
-export const SEG_FS = Seg.FS;
-export const SEG_GS = Seg.GS;
 
 /** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
 export const enum Reg {
@@ -48,16 +38,6 @@ export const enum Reg {
   EDI = 7,
   Zero = 8,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const REG_EAX = Reg.EAX;
-export const REG_ECX = Reg.ECX;
-export const REG_EDX = Reg.EDX;
-export const REG_EBX = Reg.EBX;
-export const REG_ESP = Reg.ESP;
-export const REG_EBP = Reg.EBP;
-export const REG_ESI = Reg.ESI;
-export const REG_EDI = Reg.EDI;
-export const ZERO_REG = Reg.Zero;
 
 /** Register-file index of the permanently-zero pseudo register used for absent base/index. */
 

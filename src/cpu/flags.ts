@@ -31,7 +31,6 @@ export const enum Flag {
 }
 /** The same values under their spec-style names, for code outside the CPU. */
 export const FLAG_CF = Flag.CF;
-export const FLAG_RESERVED1 = Flag.Reserved1;
 export const FLAG_PF = Flag.PF;
 export const FLAG_AF = Flag.AF;
 export const FLAG_ZF = Flag.ZF;
@@ -54,10 +53,6 @@ export const enum Lop {
   Sub = 2,
   Logic = 3,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const LOP_ADD = Lop.Add;
-export const LOP_SUB = Lop.Sub;
-export const LOP_LOGIC = Lop.Logic;
 
 /** The six arithmetic status flags. */
 

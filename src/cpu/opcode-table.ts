@@ -320,15 +320,15 @@ function defineTwoByte(): void {
   T(0xa1, op('POP FS', [stk.popSw, stk.popSd], { sub: Seg.FS }));
   T(0xa8, op('PUSH GS', [stk.pushSw, stk.pushSd], { sub: Seg.GS }));
   T(0xa9, op('POP GS', [stk.popSw, stk.popSd], { sub: Seg.GS }));
-  T(0xa3, op('BT Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Test }));
-  T(0xab, op('BTS Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Set, lock: true }));
-  T(0xb3, op('BTR Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Reset, lock: true }));
-  T(0xbb, op('BTC Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: bits.BitOp.Complement, lock: true }));
+  T(0xa3, op('BT Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: BitOp.Test }));
+  T(0xab, op('BTS Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: BitOp.Set, lock: true }));
+  T(0xb3, op('BTR Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: BitOp.Reset, lock: true }));
+  T(0xbb, op('BTC Ev,Gv', [bits.btEwGw, bits.btEdGd], { ...EV_GV, sub: BitOp.Complement, lock: true }));
   T(0xba, group('GRP8', [UNDEFINED, UNDEFINED, UNDEFINED, UNDEFINED,
-    op('BT Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Test }),
-    op('BTS Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Set, lock: true }),
-    op('BTR Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Reset, lock: true }),
-    op('BTC Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: bits.BitOp.Complement, lock: true }),
+    op('BT Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: BitOp.Test }),
+    op('BTS Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: BitOp.Set, lock: true }),
+    op('BTR Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: BitOp.Reset, lock: true }),
+    op('BTC Ev,Ib', [bits.btEwIb, bits.btEdIb], { ...EV, imm: IMM_IBU, sub: BitOp.Complement, lock: true }),
   ]));
   T(0xa4, op('SHLD Ev,Gv,Ib', [sh.shldEwGw, sh.shldEdGd], { ...EV_GV, imm: IMM_IBU, sub: 0 }));
   T(0xa5, op('SHLD Ev,Gv,CL', [sh.shldEwGw, sh.shldEdGd], { ...EV_GV, sub: 2 }));

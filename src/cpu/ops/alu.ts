@@ -19,15 +19,6 @@ export const enum AluKind {
   Xor = 6,
   Cmp = 7,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const ALU_ADD = AluKind.Add;
-export const ALU_OR = AluKind.Or;
-export const ALU_ADC = AluKind.Adc;
-export const ALU_SBB = AluKind.Sbb;
-export const ALU_AND = AluKind.And;
-export const ALU_SUB = AluKind.Sub;
-export const ALU_XOR = AluKind.Xor;
-export const ALU_CMP = AluKind.Cmp;
 
 /** ALU kinds in encoding order. */
 

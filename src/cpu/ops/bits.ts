@@ -15,11 +15,6 @@ export const enum BitOp {
   Reset = 2,
   Complement = 3,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const BT_TEST = BitOp.Test;
-export const BT_SET = BitOp.Set;
-export const BT_RESET = BitOp.Reset;
-export const BT_COMPLEMENT = BitOp.Complement;
 
 function setCF(c: Cpu, bit: number): void {
   materialize(c);

@@ -21,15 +21,6 @@ export const enum ShiftKind {
   Sal = 6,
   Sar = 7,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const SH_ROL = ShiftKind.Rol;
-export const SH_ROR = ShiftKind.Ror;
-export const SH_RCL = ShiftKind.Rcl;
-export const SH_RCR = ShiftKind.Rcr;
-export const SH_SHL = ShiftKind.Shl;
-export const SH_SHR = ShiftKind.Shr;
-export const SH_SAL = ShiftKind.Sal;
-export const SH_SAR = ShiftKind.Sar;
 
 /** Set CF and OF directly, leaving the other flags as they are (rotates). */
 function setCfOf(c: Cpu, cf: number, of: number): void {

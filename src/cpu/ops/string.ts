@@ -23,14 +23,6 @@ export const enum StringOp {
   Ins = 5,
   Outs = 6,
 }
-/** The same values under their spec-style names, for code outside the CPU. */
-export const STR_MOVS = StringOp.Movs;
-export const STR_CMPS = StringOp.Cmps;
-export const STR_STOS = StringOp.Stos;
-export const STR_LODS = StringOp.Lods;
-export const STR_SCAS = StringOp.Scas;
-export const STR_INS = StringOp.Ins;
-export const STR_OUTS = StringOp.Outs;
 
 const REP_CHUNK = 4096;
 
