@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Folder holding this script: the guests/ directory. */
 export const GUESTS_DIR = dirname(fileURLToPath(import.meta.url));
+/** Shared include files (port constants, serial routines); nasm needs the trailing slash. */
+export const LIB_DIR = join(GUESTS_DIR, 'lib') + '/';
 
 /**
  * Every image we build: its source (relative to guests/), its output (relative to the
@@ -56,7 +58,7 @@ export function assembleImage(image, outDir) {
   const outputPath = join(outDir, image.output);
   mkdirSync(dirname(outputPath), { recursive: true });
   const defineArgs = Object.entries(image.defines).map(([name, value]) => `-D${name}=${value}`);
-  const args = ['-f', 'bin', ...defineArgs, '-o', outputPath, sourcePath];
+  const args = ['-f', 'bin', '-I', LIB_DIR, ...defineArgs, '-o', outputPath, sourcePath];
   const run = spawnSync(nasmCommand(), args, { encoding: 'utf8' });
   if (run.error || run.status !== 0) {
     const diagnostics = run.error ? String(run.error.message) : `${run.stderr}${run.stdout}`;

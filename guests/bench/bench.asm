@@ -37,21 +37,7 @@ VAR_PRIME_COUNT equ 8               ; word: prime count of the last pass
 STACK_SEGMENT   equ 0x0000
 STACK_TOP       equ 0x7C00
 
-COM1_BASE       equ 0x3F8
-UART_THR        equ 0
-UART_DLL        equ 0
-UART_DLM        equ 1
-UART_FCR        equ 2
-UART_LCR        equ 3
-UART_MCR        equ 4
-UART_LSR        equ 5
-LCR_DLAB        equ 0x80
-LCR_8N1         equ 0x03
-FCR_ENABLE_CLEAR equ 0x07
-MCR_DTR_RTS_OUT2 equ 0x0B
-LSR_THRE        equ 0x20
-
-DEBUG_EXIT_PORT equ 0xF4
+%include "pc.inc"
 
 start:
         cli
@@ -234,51 +220,7 @@ print_hex32:
         loop .digit
         ret
 
-; serial_init: program COM1 for 8N1 at divisor 1 (115200 baud) with FIFOs on.
-; Clobbers AL, DX.
-serial_init:
-        mov dx, COM1_BASE + UART_LCR
-        mov al, LCR_DLAB
-        out dx, al
-        mov dx, COM1_BASE + UART_DLL
-        mov al, 1
-        out dx, al
-        mov dx, COM1_BASE + UART_DLM
-        xor al, al
-        out dx, al
-        mov dx, COM1_BASE + UART_LCR
-        mov al, LCR_8N1
-        out dx, al
-        mov dx, COM1_BASE + UART_FCR
-        mov al, FCR_ENABLE_CLEAR
-        out dx, al
-        mov dx, COM1_BASE + UART_MCR
-        mov al, MCR_DTR_RTS_OUT2
-        out dx, al
-        ret
-
-; serial_putc: send AL over COM1 once the transmitter can take it. Clobbers DX.
-serial_putc:
-        push ax
-        mov dx, COM1_BASE + UART_LSR
-.wait_thre:
-        in al, dx
-        test al, LSR_THRE
-        jz .wait_thre
-        pop ax
-        mov dx, COM1_BASE + UART_THR
-        out dx, al
-        ret
-
-; serial_puts: send the NUL-terminated string at DS:SI over COM1. Clobbers AL, DX, SI.
-serial_puts:
-        lodsb
-        test al, al
-        jz .done
-        call serial_putc
-        jmp serial_puts
-.done:
-        ret
+%include "serial.inc"
 
 text_repeats:   db "bench: repeats=", 0
 text_primes:    db " primes=", 0

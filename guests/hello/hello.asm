@@ -15,22 +15,7 @@ org 0xF000
 ROM_SIZE        equ 4096
 RESET_SLOT_SIZE equ 16
 
-COM1_BASE       equ 0x3F8           ; 16550 UART registers, offsets from the base below
-UART_THR        equ 0               ; transmit holding register (DLAB=0)
-UART_DLL        equ 0               ; divisor latch low (DLAB=1)
-UART_DLM        equ 1               ; divisor latch high (DLAB=1)
-UART_FCR        equ 2               ; FIFO control
-UART_LCR        equ 3               ; line control
-UART_MCR        equ 4               ; modem control
-UART_LSR        equ 5               ; line status
-LCR_DLAB        equ 0x80            ; divisor latch access bit
-LCR_8N1         equ 0x03            ; 8 data bits, no parity, 1 stop bit
-FCR_ENABLE_CLEAR equ 0x07           ; enable FIFOs, clear receive and transmit FIFOs
-MCR_DTR_RTS_OUT2 equ 0x0B           ; DTR, RTS and OUT2 (interrupt gate) asserted
-LSR_THRE        equ 0x20            ; transmit holding register empty
-
-DEBUGCON_PORT   equ 0xE9            ; Bochs/QEMU style debug console
-DEBUG_EXIT_PORT equ 0xF4            ; isa-debug-exit style port: the value written ends the VM
+%include "pc.inc"
 
 STACK_SEGMENT   equ 0x0000
 STACK_TOP       equ 0x7C00
@@ -57,51 +42,7 @@ start:
         hlt
         jmp .halt_forever
 
-; serial_init: program COM1 for 8N1 at divisor 1 (115200 baud) with FIFOs on.
-; Clobbers AL, DX.
-serial_init:
-        mov dx, COM1_BASE + UART_LCR
-        mov al, LCR_DLAB
-        out dx, al
-        mov dx, COM1_BASE + UART_DLL
-        mov al, 1
-        out dx, al
-        mov dx, COM1_BASE + UART_DLM
-        xor al, al
-        out dx, al
-        mov dx, COM1_BASE + UART_LCR
-        mov al, LCR_8N1
-        out dx, al
-        mov dx, COM1_BASE + UART_FCR
-        mov al, FCR_ENABLE_CLEAR
-        out dx, al
-        mov dx, COM1_BASE + UART_MCR
-        mov al, MCR_DTR_RTS_OUT2
-        out dx, al
-        ret
-
-; serial_putc: send AL over COM1 once the transmitter can take it. Clobbers DX.
-serial_putc:
-        push ax
-        mov dx, COM1_BASE + UART_LSR
-.wait_thre:
-        in al, dx
-        test al, LSR_THRE
-        jz .wait_thre
-        pop ax
-        mov dx, COM1_BASE + UART_THR
-        out dx, al
-        ret
-
-; serial_puts: send the NUL-terminated string at DS:SI over COM1. Clobbers AL, DX, SI.
-serial_puts:
-        lodsb
-        test al, al
-        jz .done
-        call serial_putc
-        jmp serial_puts
-.done:
-        ret
+%include "serial.inc"
 
 ; debugcon_puts: write the NUL-terminated string at DS:SI to port 0xE9. Clobbers AL, SI.
 debugcon_puts:
