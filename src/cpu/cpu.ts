@@ -11,7 +11,7 @@
  * so steady-state writes pay nothing and self-modifying code is caught by the slow path.
  *
  * This issue's CPU runs real mode (including 32-bit operands and addressing through the
- * 66/67 prefixes); protected mode and paging plug into `translate*` and the segment loads.
+ * 66/67 prefixes); protected mode and paging plug into `physical()` and the segment loads.
  */
 import type { GuestMemory, MemoryObserver } from '../memory/guest-memory.js';
 import { NPT_CODE } from '../memory/npt.js';
@@ -39,7 +39,8 @@ export const enum RunExit {
 }
 
 const TLB_PAGES = 1 << 20;
-const TLB_TRACK = 4096;
+/** Filled TLB pages remembered for cheap flushes; past this a flush clears both 4 MiB tables. */
+const TLB_TRACK = 1 << 16;
 const A20_ON = -1;
 const A20_OFF = ~(1 << 20);
 
@@ -71,7 +72,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   readonly r8 = new Uint8Array(this.regs.buffer);
   /** Instruction pointer (offset in CS) of the next instruction. */
   eip = 0;
-  /** EIP of the instruction being executed (faults restart from here). */
+  /** EIP of the instruction that faulted (recomputed by the run loop when a fault is caught). */
   instrStart = 0;
   /** 0xFFFF for 16-bit code, -1 for 32-bit. */
   ipMask = 0xffff;
