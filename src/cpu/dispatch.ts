@@ -10,59 +10,59 @@
  * both orders agree.
  */
 import type { Cpu } from './cpu.js';
-import * as alu from './ops/alu.js';
-import * as ctl from './ops/control.js';
-import * as data from './ops/data.js';
-import * as sh from './ops/shift.js';
-import * as stk from './ops/stack.js';
-import * as sys from './ops/system.js';
+import { aluEbGb, aluEbIb, aluEdGd, aluEdId, aluEwGw, aluEwIw, aluGbEb, aluGwEw, incDecEw, incDecRw, testEbGb, testEwGw } from './ops/alu.js';
+import { callRelW, jccW, jmpRelW, loopW, retW } from './ops/control.js';
+import { movEbGb, movEbIb, movEdGd, movEwGw, movEwIw, movGbEb, movGdEd, movGwEw, movRbIb, movRwIw } from './ops/data.js';
+import { shiftEdIb } from './ops/shift.js';
+import { popRw, pushRw } from './ops/stack.js';
+import { nop } from './ops/system.js';
 
 /** An instruction handler: executes decoded instruction `i` on CPU `c`. */
 export type Handler = (c: Cpu, i: number) => void;
 
 /** Handlers dispatched by the switch, in id order. */
 export const HOT_HANDLERS: readonly Handler[] = [
-  data.movGwEw, data.movEwGw, data.movGbEb, data.movEbGb, data.movGdEd, data.movEdGd,
-  data.movRwIw, data.movRbIb, data.movEbIb, data.movEwIw,
-  alu.aluEwGw, alu.aluGwEw, alu.aluEbGb, alu.aluGbEb, alu.aluEwIw, alu.aluEbIb, alu.aluEdGd, alu.aluEdId,
-  alu.incDecRw, alu.incDecEw, alu.testEwGw, alu.testEbGb,
-  ctl.jccW, ctl.jmpRelW, ctl.loopW, ctl.callRelW, ctl.retW,
-  stk.pushRw, stk.popRw, sh.shiftEdIb, sys.nop,
+  movGwEw, movEwGw, movGbEb, movEbGb, movGdEd, movEdGd,
+  movRwIw, movRbIb, movEbIb, movEwIw,
+  aluEwGw, aluGwEw, aluEbGb, aluGbEb, aluEwIw, aluEbIb, aluEdGd, aluEdId,
+  incDecRw, incDecEw, testEwGw, testEbGb,
+  jccW, jmpRelW, loopW, callRelW, retW,
+  pushRw, popRw, shiftEdIb, nop,
 ];
 
 /** Run decoded instruction `i` whose handler id is `op`. */
 export function dispatch(c: Cpu, i: number, op: number, table: readonly Handler[]): void {
   switch (op) {
-    case 0: data.movGwEw(c, i); return;
-    case 1: data.movEwGw(c, i); return;
-    case 2: data.movGbEb(c, i); return;
-    case 3: data.movEbGb(c, i); return;
-    case 4: data.movGdEd(c, i); return;
-    case 5: data.movEdGd(c, i); return;
-    case 6: data.movRwIw(c, i); return;
-    case 7: data.movRbIb(c, i); return;
-    case 8: data.movEbIb(c, i); return;
-    case 9: data.movEwIw(c, i); return;
-    case 10: alu.aluEwGw(c, i); return;
-    case 11: alu.aluGwEw(c, i); return;
-    case 12: alu.aluEbGb(c, i); return;
-    case 13: alu.aluGbEb(c, i); return;
-    case 14: alu.aluEwIw(c, i); return;
-    case 15: alu.aluEbIb(c, i); return;
-    case 16: alu.aluEdGd(c, i); return;
-    case 17: alu.aluEdId(c, i); return;
-    case 18: alu.incDecRw(c, i); return;
-    case 19: alu.incDecEw(c, i); return;
-    case 20: alu.testEwGw(c, i); return;
-    case 21: alu.testEbGb(c, i); return;
-    case 22: ctl.jccW(c, i); return;
-    case 23: ctl.jmpRelW(c, i); return;
-    case 24: ctl.loopW(c, i); return;
-    case 25: ctl.callRelW(c, i); return;
-    case 26: ctl.retW(c, i); return;
-    case 27: stk.pushRw(c, i); return;
-    case 28: stk.popRw(c, i); return;
-    case 29: sh.shiftEdIb(c, i); return;
+    case 0: movGwEw(c, i); return;
+    case 1: movEwGw(c, i); return;
+    case 2: movGbEb(c, i); return;
+    case 3: movEbGb(c, i); return;
+    case 4: movGdEd(c, i); return;
+    case 5: movEdGd(c, i); return;
+    case 6: movRwIw(c, i); return;
+    case 7: movRbIb(c, i); return;
+    case 8: movEbIb(c, i); return;
+    case 9: movEwIw(c, i); return;
+    case 10: aluEwGw(c, i); return;
+    case 11: aluGwEw(c, i); return;
+    case 12: aluEbGb(c, i); return;
+    case 13: aluGbEb(c, i); return;
+    case 14: aluEwIw(c, i); return;
+    case 15: aluEbIb(c, i); return;
+    case 16: aluEdGd(c, i); return;
+    case 17: aluEdId(c, i); return;
+    case 18: incDecRw(c, i); return;
+    case 19: incDecEw(c, i); return;
+    case 20: testEwGw(c, i); return;
+    case 21: testEbGb(c, i); return;
+    case 22: jccW(c, i); return;
+    case 23: jmpRelW(c, i); return;
+    case 24: loopW(c, i); return;
+    case 25: callRelW(c, i); return;
+    case 26: retW(c, i); return;
+    case 27: pushRw(c, i); return;
+    case 28: popRw(c, i); return;
+    case 29: shiftEdIb(c, i); return;
     case 30: return; // nop
     default: table[op](c, i);
   }

@@ -5,7 +5,7 @@
  * decoded `sub` field. Flags are recorded lazily (flags.ts).
  */
 import type { Cpu } from '../cpu.js';
-import { getCF, setAdd, setIncDec, setLogic, setSub } from '../flags.js';
+import { Flag, Lop, getCF, setIncDec, setLogic, setSub } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
 
 /** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
@@ -24,17 +24,18 @@ export const enum AluKind {
 
 /** Perform ALU operation `kind` on `a` and `b` at width `bits`, record flags, return the result. */
 export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): number {
-  let r: number;
+  let r: number, lop: number;
   switch (kind) {
-    case AluKind.Add: r = a + b; setAdd(c, a, b, r, bits); return r;
-    case AluKind.Or: r = a | b; setLogic(c, r, bits); return r;
-    case AluKind.Adc: r = a + b + getCF(c); setAdd(c, a, b, r, bits); return r;
-    case AluKind.Sbb: r = a - b - getCF(c); setSub(c, a, b, r, bits); return r;
-    case AluKind.And: r = a & b; setLogic(c, r, bits); return r;
-    case AluKind.Sub: r = a - b; setSub(c, a, b, r, bits); return r;
-    case AluKind.Xor: r = a ^ b; setLogic(c, r, bits); return r;
-    default: r = a - b; setSub(c, a, b, r, bits); return r;
+    case AluKind.Add: r = a + b; lop = Lop.Add; break;
+    case AluKind.Or: r = a | b; lop = Lop.Logic; break;
+    case AluKind.Adc: r = a + b + getCF(c); lop = Lop.Add; break;
+    case AluKind.Sbb: r = a - b - getCF(c); lop = Lop.Sub; break;
+    case AluKind.And: r = a & b; lop = Lop.Logic; break;
+    case AluKind.Xor: r = a ^ b; lop = Lop.Logic; break;
+    default: r = a - b; lop = Lop.Sub; break; // SUB, CMP
   }
+  c.lop = lop; c.la = a; c.lb = b; c.lres = r; c.lbits = bits; c.lazy = Flag.Status;
+  return r;
 }
 
 // r/m, reg
