@@ -27,7 +27,6 @@ export class BlockCache {
   readonly blockLength = new Uint16Array(MAX_BLOCKS);
   /** Bytes of code each block covers. */
   private readonly blockBytes = new Uint16Array(MAX_BLOCKS);
-  private readonly blockPhys = new Int32Array(MAX_BLOCKS);
   private readonly blockSlot = new Int32Array(MAX_BLOCKS);
   private readonly cacheKey = new Int32Array(CACHE_SIZE);
   private readonly cacheMode = new Int8Array(CACHE_SIZE).fill(-1);
@@ -66,7 +65,6 @@ export class BlockCache {
     const b = this.blockCount++;
     this.blockFirst[b] = first;
     this.blockLength[b] = result.count;
-    this.blockPhys[b] = phys | 0;
     this.blockBytes[b] = this.store.next[first + result.count - 1];
     this.storeTop = first + result.count;
     this.decodedBlocks++;
