@@ -1,6 +1,9 @@
 /**
  * EFLAGS bit definitions and lazy evaluation of the six status flags.
  *
+ * The recorded values are kept as int32 (`| 0`): bit `lbits-1` and below are all the
+ * formulas need, and int32 fields stay small integers in the engine (no boxed doubles).
+ *
  * Arithmetic instructions do not compute CF/PF/AF/ZF/SF/OF. They record the operation
  * class, the operands, the result and the operand width in the CPU (`lop`, `la`, `lb`,
  * `lres`, `lbits`) and set `lazy` to the set of status flags that must be derived from
@@ -188,17 +191,17 @@ export function condition(s: LazyFlagState, cc: number): boolean {
 
 /** Record an ADD-class result of width `bits` (all six flags lazy). */
 export function setAdd(s: LazyFlagState, a: number, b: number, res: number, bits: number): void {
-  s.lop = Lop.Add; s.la = a; s.lb = b; s.lres = res; s.lbits = bits; s.lazy = Flag.Status;
+  s.lop = Lop.Add; s.la = a | 0; s.lb = b | 0; s.lres = res | 0; s.lbits = bits; s.lazy = Flag.Status;
 }
 
 /** Record a SUB-class result of width `bits` (all six flags lazy). */
 export function setSub(s: LazyFlagState, a: number, b: number, res: number, bits: number): void {
-  s.lop = Lop.Sub; s.la = a; s.lb = b; s.lres = res; s.lbits = bits; s.lazy = Flag.Status;
+  s.lop = Lop.Sub; s.la = a | 0; s.lb = b | 0; s.lres = res | 0; s.lbits = bits; s.lazy = Flag.Status;
 }
 
 /** Record a logical result: CF=OF=AF=0, PF/ZF/SF from the result. */
 export function setLogic(s: LazyFlagState, res: number, bits: number): void {
-  s.lop = Lop.Logic; s.la = 0; s.lb = 0; s.lres = res; s.lbits = bits; s.lazy = Flag.Status;
+  s.lop = Lop.Logic; s.la = 0; s.lb = 0; s.lres = res | 0; s.lbits = bits; s.lazy = Flag.Status;
 }
 
 /**
@@ -207,13 +210,13 @@ export function setLogic(s: LazyFlagState, res: number, bits: number): void {
  */
 export function setResultWith(s: LazyFlagState, res: number, bits: number, cf: number, of: number, af: number): void {
   s.flagsReg = (s.flagsReg & ~(Flag.CF | Flag.OF | Flag.AF)) | (cf !== 0 ? Flag.CF : 0) | (of !== 0 ? Flag.OF : 0) | (af !== 0 ? Flag.AF : 0);
-  s.lop = Lop.Logic; s.la = 0; s.lb = 0; s.lres = res; s.lbits = bits;
+  s.lop = Lop.Logic; s.la = 0; s.lb = 0; s.lres = res | 0; s.lbits = bits;
   s.lazy = Flag.PF | Flag.ZF | Flag.SF;
 }
 
 /** Record INC/DEC: like ADD/SUB by one but CF keeps its current value. */
 export function setIncDec(s: LazyFlagState, a: number, res: number, bits: number, isDec: boolean): void {
   if (s.lazy & Flag.CF) s.flagsReg = (s.flagsReg & ~Flag.CF) | lazyCF(s);
-  s.lop = isDec ? Lop.Sub : Lop.Add; s.la = a; s.lb = 1; s.lres = res; s.lbits = bits;
+  s.lop = isDec ? Lop.Sub : Lop.Add; s.la = a | 0; s.lb = 1; s.lres = res | 0; s.lbits = bits;
   s.lazy = Flag.Status & ~Flag.CF;
 }

@@ -34,26 +34,55 @@ export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): n
     case AluKind.Xor: r = a ^ b; lop = Lop.Logic; break;
     default: r = a - b; lop = Lop.Sub; break; // SUB, CMP
   }
-  c.lop = lop; c.la = a; c.lb = b; c.lres = r; c.lbits = bits; c.lazy = Flag.Status;
+  c.lop = lop; c.la = a | 0; c.lb = b | 0; c.lres = r | 0; c.lbits = bits; c.lazy = Flag.Status;
   return r;
 }
 
+/**
+ * r/m = alu(r/m, src) at each width: the r/m operand is resolved once (register index or
+ * linear address) and written back only when the kind is not CMP.
+ */
+function aluToE8(c: Cpu, i: number, src: number): void {
+  const d = c.store, k = d.sub[i];
+  if (d.mem[i] === 0) {
+    const rm = d.rm[i], r8 = c.r8;
+    const r = alu(c, k, r8[rm], src, 8);
+    if (k !== AluKind.Cmp) r8[rm] = r;
+    return;
+  }
+  const lin = c.ea(i, 1);
+  const r = alu(c, k, c.read8(lin), src, 8);
+  if (k !== AluKind.Cmp) c.write8(lin, r);
+}
+function aluToE16(c: Cpu, i: number, src: number): void {
+  const d = c.store, k = d.sub[i];
+  if (d.mem[i] === 0) {
+    const rm = d.rm[i], r16 = c.r16;
+    const r = alu(c, k, r16[rm], src, 16);
+    if (k !== AluKind.Cmp) r16[rm] = r;
+    return;
+  }
+  const lin = c.ea(i, 2);
+  const r = alu(c, k, c.read16(lin), src, 16);
+  if (k !== AluKind.Cmp) c.write16(lin, r);
+}
+function aluToE32(c: Cpu, i: number, src: number): void {
+  const d = c.store, k = d.sub[i];
+  if (d.mem[i] === 0) {
+    const rm = d.rm[i], regs = c.regs;
+    const r = alu(c, k, regs[rm], src, 32);
+    if (k !== AluKind.Cmp) regs[rm] = r;
+    return;
+  }
+  const lin = c.ea(i, 4);
+  const r = alu(c, k, c.read32(lin), src, 32);
+  if (k !== AluKind.Cmp) c.write32(lin, r);
+}
+
 // r/m, reg
-export function aluEbGb(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, readE8(c, i), c.r8[d.reg[i]], 8);
-  if (k !== AluKind.Cmp) rewriteE8(c, i, r);
-}
-export function aluEwGw(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, readE16(c, i), c.r16[d.reg[i]], 16);
-  if (k !== AluKind.Cmp) rewriteE16(c, i, r);
-}
-export function aluEdGd(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, readE32(c, i), c.regs[d.reg[i]], 32);
-  if (k !== AluKind.Cmp) rewriteE32(c, i, r);
-}
+export function aluEbGb(c: Cpu, i: number): void { aluToE8(c, i, c.r8[c.store.reg[i]]); }
+export function aluEwGw(c: Cpu, i: number): void { aluToE16(c, i, c.r16[c.store.reg[i]]); }
+export function aluEdGd(c: Cpu, i: number): void { aluToE32(c, i, c.regs[c.store.reg[i]]); }
 
 // reg, r/m
 export function aluGbEb(c: Cpu, i: number): void {
@@ -73,21 +102,9 @@ export function aluGdEd(c: Cpu, i: number): void {
 }
 
 // r/m, immediate (80/81/82/83) and accumulator, immediate (04/05/...): the decoder points rm at AL/AX/EAX for the latter.
-export function aluEbIb(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, readE8(c, i), d.imm[i] & 0xff, 8);
-  if (k !== AluKind.Cmp) rewriteE8(c, i, r);
-}
-export function aluEwIw(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, readE16(c, i), d.imm[i] & 0xffff, 16);
-  if (k !== AluKind.Cmp) rewriteE16(c, i, r);
-}
-export function aluEdId(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, readE32(c, i), d.imm[i], 32);
-  if (k !== AluKind.Cmp) rewriteE32(c, i, r);
-}
+export function aluEbIb(c: Cpu, i: number): void { aluToE8(c, i, c.store.imm[i] & 0xff); }
+export function aluEwIw(c: Cpu, i: number): void { aluToE16(c, i, c.store.imm[i] & 0xffff); }
+export function aluEdId(c: Cpu, i: number): void { aluToE32(c, i, c.store.imm[i]); }
 
 // TEST
 export function testEbGb(c: Cpu, i: number): void {
