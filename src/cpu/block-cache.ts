@@ -14,23 +14,26 @@ import type { Cpu } from './cpu.js';
 import type { DecodedStore } from './decoded.js';
 import { Decoder } from './decoder.js';
 
-const CACHE_BITS = 16;
-const CACHE_SIZE = 1 << CACHE_BITS;
-const MAX_BLOCKS = 1 << 16;
+/** Sizes of the lookup table and block table (a `const enum`, so the hot lookup loads no module variables). */
+const enum Geometry {
+  CacheBits = 16,
+  CacheSize = 1 << 16,
+  MaxBlocks = 1 << 16,
+}
 /** Most instructions one block may hold. */
 export const MAX_BLOCK_LENGTH = 64;
 
 /** Blocks of decoded instructions and their lookup table. */
 export class BlockCache {
   /** First store slot and instruction count of each block. */
-  readonly blockFirst = new Int32Array(MAX_BLOCKS);
-  readonly blockLength = new Uint16Array(MAX_BLOCKS);
+  readonly blockFirst = new Int32Array(Geometry.MaxBlocks);
+  readonly blockLength = new Uint16Array(Geometry.MaxBlocks);
   /** Bytes of code each block covers. */
-  private readonly blockBytes = new Uint16Array(MAX_BLOCKS);
-  private readonly blockSlot = new Int32Array(MAX_BLOCKS);
-  private readonly cacheKey = new Int32Array(CACHE_SIZE);
-  private readonly cacheMode = new Int8Array(CACHE_SIZE).fill(-1);
-  private readonly cacheBlock = new Int32Array(CACHE_SIZE);
+  private readonly blockBytes = new Uint16Array(Geometry.MaxBlocks);
+  private readonly blockSlot = new Int32Array(Geometry.MaxBlocks);
+  private readonly cacheKey = new Int32Array(Geometry.CacheSize);
+  private readonly cacheMode = new Int8Array(Geometry.CacheSize).fill(-1);
+  private readonly cacheBlock = new Int32Array(Geometry.CacheSize);
   private blockCount = 0;
   /** Next free slot in the store. */
   storeTop = 0;
@@ -48,7 +51,7 @@ export class BlockCache {
   /** The block starting at CS:`ip` (physical `phys`), decoding it on a miss. */
   lookup(cpu: Cpu, ip: number, phys: number): number {
     const mode = cpu.ipMask === 0xffff ? 0 : 1;
-    const slot = (phys ^ (phys >>> CACHE_BITS) ^ (mode << 15)) & (CACHE_SIZE - 1);
+    const slot = (phys ^ (phys >>> Geometry.CacheBits) ^ (mode << 15)) & (Geometry.CacheSize - 1);
     if (this.cacheKey[slot] === (phys | 0) && this.cacheMode[slot] === mode) {
       const b = this.cacheBlock[slot];
       // The same bytes entered at an IP where the block would wrap past FFFF are another block.
@@ -59,7 +62,7 @@ export class BlockCache {
   }
 
   private decode(cpu: Cpu, ip: number, phys: number, slot: number, mode: number): number {
-    if (this.blockCount >= MAX_BLOCKS || this.storeTop + MAX_BLOCK_LENGTH > this.store.capacity) this.flush();
+    if (this.blockCount >= Geometry.MaxBlocks || this.storeTop + MAX_BLOCK_LENGTH > this.store.capacity) this.flush();
     const first = this.storeTop;
     const result = this.decoder.decodeBlock(cpu, this.store, first, ip, MAX_BLOCK_LENGTH);
     const b = this.blockCount++;

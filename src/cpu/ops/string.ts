@@ -3,7 +3,7 @@
  * with REP/REPE/REPNE. The source is seg:(E)SI (segment overridable, default DS), the
  * destination ES:(E)DI; the address size picks SI/DI/CX or ESI/EDI/ECX.
  *
- * A repeated instruction runs at most REP_CHUNK iterations per execution; if work remains
+ * A repeated instruction runs at most Rep.Chunk (4096) iterations per execution; if work remains
  * it re-executes itself (EIP back on the instruction, block ended), so interrupts are
  * recognised in the middle of a long REP as on hardware and a fault leaves the registers
  * describing exactly the iterations completed.
@@ -24,7 +24,10 @@ export const enum StringOp {
   Outs = 6,
 }
 
-const REP_CHUNK = 4096;
+/** Iterations a repeated string instruction runs before giving interrupts a chance. */
+const enum Rep {
+  Chunk = 4096,
+}
 
 function load(c: Cpu, lin: number, size: number): number {
   return size === 1 ? c.read8(lin) : size === 2 ? c.read16(lin) : c.read32(lin);
@@ -107,7 +110,7 @@ export function stringOp(c: Cpu, i: number, kind: number, size: number): void {
   const compares = kind === StringOp.Cmps || kind === StringOp.Scas;
   // Under TF a repeated string instruction single-steps per iteration (the trap's pushed IP
   // is the instruction itself until the count runs out), so do one iteration per execution.
-  const chunk = (c.flagsReg & Flag.TF) !== 0 ? 1 : REP_CHUNK;
+  const chunk = (c.flagsReg & Flag.TF) !== 0 ? 1 : Rep.Chunk;
   for (let n = 0; n < chunk; n++) {
     const count = a32 ? c.regs[Reg.ECX] : c.r16[Reg.ECX << 1];
     if (count === 0) return;
