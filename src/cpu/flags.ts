@@ -55,6 +55,8 @@ export const enum Lop {
   Add = 1,
   Sub = 2,
   Logic = 3,
+  /** SBB: a - b - borrow; flags as for Sub, but the operands alone do not decide conditions. */
+  Sbb = 4,
 }
 
 /** The six arithmetic status flags. */
@@ -88,7 +90,8 @@ export function lazyCF(s: LazyFlagState): number {
   const a = s.la, b = s.lb, r = s.lres, top = s.lbits - 1;
   switch (s.lop) {
     case Lop.Add: return (((a & b) | ((a | b) & ~r)) >>> top) & 1;
-    case Lop.Sub: return (((~a & b) | ((~a | b) & r)) >>> top) & 1;
+    case Lop.Sub:
+    case Lop.Sbb: return (((~a & b) | ((~a | b) & r)) >>> top) & 1;
     default: return 0;
   }
 }
@@ -98,7 +101,8 @@ export function lazyOF(s: LazyFlagState): number {
   const a = s.la, b = s.lb, r = s.lres, top = s.lbits - 1;
   switch (s.lop) {
     case Lop.Add: return ((((a ^ r) & (b ^ r)) >>> top) & 1) !== 0 ? Flag.OF : 0;
-    case Lop.Sub: return ((((a ^ b) & (a ^ r)) >>> top) & 1) !== 0 ? Flag.OF : 0;
+    case Lop.Sub:
+    case Lop.Sbb: return ((((a ^ b) & (a ^ r)) >>> top) & 1) !== 0 ? Flag.OF : 0;
     default: return 0;
   }
 }
@@ -176,6 +180,18 @@ export function getAF(s: LazyFlagState): number {
  */
 export function condition(s: LazyFlagState, cc: number): boolean {
   let r: number;
+  if (s.lop === Lop.Sub && s.lazy === Flag.Status) {
+    // The flags come from a plain a - b (CMP, SUB, NEG, CMPS/SCAS...): compare the
+    // operands directly, aligned to the top of 32 bits so one comparison serves every width.
+    const shift = 32 - s.lbits, a = s.la << shift, b = s.lb << shift;
+    switch (cc >> 1) {
+      case 1: return ((a >>> 0) < (b >>> 0)) !== ((cc & 1) !== 0);
+      case 2: return (a === b) !== ((cc & 1) !== 0);
+      case 3: return ((a >>> 0) <= (b >>> 0)) !== ((cc & 1) !== 0);
+      case 6: return (a < b) !== ((cc & 1) !== 0);
+      case 7: return (a <= b) !== ((cc & 1) !== 0);
+    }
+  }
   switch (cc >> 1) {
     case 0: r = getOF(s); break;
     case 1: r = getCF(s); break;

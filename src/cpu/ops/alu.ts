@@ -29,7 +29,7 @@ export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): n
     case AluKind.Add: r = a + b; lop = Lop.Add; break;
     case AluKind.Or: r = a | b; lop = Lop.Logic; break;
     case AluKind.Adc: r = a + b + getCF(c); lop = Lop.Add; break;
-    case AluKind.Sbb: r = a - b - getCF(c); lop = Lop.Sub; break;
+    case AluKind.Sbb: r = a - b - getCF(c); lop = Lop.Sbb; break;
     case AluKind.And: r = a & b; lop = Lop.Logic; break;
     case AluKind.Xor: r = a ^ b; lop = Lop.Logic; break;
     default: r = a - b; lop = Lop.Sub; break; // SUB, CMP
