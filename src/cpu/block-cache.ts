@@ -1,6 +1,6 @@
 /**
  * The decoded-block cache: basic blocks keyed by the guest-physical address of their first
- * byte (and the code-size mode), each a run of slots in the DecodedStore.
+ * byte (and the code-size mode), each a run of records in the decoded store.
  *
  * Lookup is a direct-mapped hash table of typed arrays (no Map on the hot path). Every
  * guest frame a block was decoded from is marked NPT_CODE in the VM's nested page table;
@@ -8,6 +8,7 @@
  * frame's blocks, so self-modifying code is correct by construction. When the store or the
  * block table is full everything is flushed (a later tier may evict more finely).
  */
+import { Ins } from './decoded.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { NPT_CODE } from '../memory/npt.js';
 import type { Cpu } from './cpu.js';
@@ -25,7 +26,7 @@ export const MAX_BLOCK_LENGTH = 64;
 
 /** Blocks of decoded instructions and their lookup table. */
 export class BlockCache {
-  /** First store slot and instruction count of each block. */
+  /** Word offset of each block's first record in the store, and its instruction count. */
   readonly blockFirst = new Int32Array(Geometry.MaxBlocks);
   readonly blockLength = new Uint16Array(Geometry.MaxBlocks);
   /** Bytes of code each block covers. */
@@ -35,7 +36,7 @@ export class BlockCache {
   private readonly cacheMode = new Int8Array(Geometry.CacheSize).fill(-1);
   private readonly cacheBlock = new Int32Array(Geometry.CacheSize);
   private blockCount = 0;
-  /** Next free slot in the store. */
+  /** Next free record (slot) in the store. */
   storeTop = 0;
   /** Blocks decoded from each guest frame (slow path only). */
   private readonly frameBlocks = new Map<number, number[]>();
@@ -62,13 +63,13 @@ export class BlockCache {
   }
 
   private decode(cpu: Cpu, ip: number, phys: number, slot: number, mode: number): number {
-    if (this.blockCount >= Geometry.MaxBlocks || this.storeTop + MAX_BLOCK_LENGTH > this.store.capacity) this.flush();
+    if (this.blockCount >= Geometry.MaxBlocks || (this.storeTop + MAX_BLOCK_LENGTH) * Ins.Stride > this.store.length) this.flush();
     const first = this.storeTop;
     const result = this.decoder.decodeBlock(cpu, this.store, first, ip, MAX_BLOCK_LENGTH);
     const b = this.blockCount++;
-    this.blockFirst[b] = first;
+    this.blockFirst[b] = first * Ins.Stride;
     this.blockLength[b] = result.count;
-    this.blockBytes[b] = this.store.next[first + result.count - 1];
+    this.blockBytes[b] = this.store[(first + result.count - 1) * Ins.Stride + Ins.Next];
     this.storeTop = first + result.count;
     this.decodedBlocks++;
     if (!result.cacheable || slot < 0) {

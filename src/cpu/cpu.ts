@@ -18,7 +18,7 @@ import { NPT_CODE } from '../memory/npt.js';
 import type { Persist, SavedState } from '../persist/persist.js';
 import { StateReader } from '../persist/persist.js';
 import { BlockCache } from './block-cache.js';
-import { DecodedStore, Reg, Seg } from './decoded.js';
+import { createDecodedStore, Ins, Reg, Seg, type DecodedStore } from './decoded.js';
 import { GuestFault, CpuHostError, VEC_DB, VEC_DF, VEC_GP, VEC_SS } from './exceptions.js';
 import { statusFlags, type LazyFlagState, Flag } from './flags.js';
 import { dispatch } from './dispatch.js';
@@ -145,7 +145,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   interruptLine = false;
 
   constructor(readonly memory: GuestMemory, readonly io: PortIo, options: CpuOptions = {}) {
-    this.store = new DecodedStore(options.decodedCapacity ?? 1 << 18);
+    this.store = createDecodedStore(options.decodedCapacity ?? 1 << 17);
     this.blocks = new BlockCache(this.store, memory);
     const pool = memory.pool;
     this.mem8 = pool.bytes;
@@ -237,8 +237,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   ea(i: number, size: number): number {
     const d = this.store;
     const r = this.regs;
-    const off = (r[d.base[i]] + (r[d.index[i]] << d.scale[i]) + d.disp[i]) & d.amask[i];
-    const s = d.seg[i];
+    const off = (r[d[i + Ins.Base]] + (r[d[i + Ins.Index]] << d[i + Ins.Scale]) + d[i + Ins.Disp]) & d[i + Ins.Amask];
+    const s = d[i + Ins.Seg];
     if ((off >>> 0) + size - 1 > this.segLimit[s]) this.segmentOverrun(s);
     const lin = (this.segBase[s] + off) | 0;
     this.lastLinear = lin;
@@ -249,7 +249,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   eaOffset(i: number): number {
     const d = this.store;
     const r = this.regs;
-    return (r[d.base[i]] + (r[d.index[i]] << d.scale[i]) + d.disp[i]) & d.amask[i];
+    return (r[d[i + Ins.Base]] + (r[d[i + Ins.Index]] << d[i + Ins.Scale]) + d[i + Ins.Disp]) & d[i + Ins.Amask];
   }
 
   /** Linear address for `offset` in segment `seg`, checked against the limit for `size` bytes. */
@@ -556,7 +556,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** Restart instruction `i` (the last of its block) later: EIP back on it, block ended. */
   restartInstruction(i: number): void {
-    this.eip = (this.eip - this.store.len[i]) & this.ipMask;
+    this.eip = (this.eip - this.store[i + Ins.Len]) & this.ipMask;
     this.breakBlock = true;
   }
 
@@ -570,8 +570,6 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   private runBlocks(end: number): void {
     const bc = this.blocks;
     const d = this.store;
-    const op = d.op;
-    const next = d.next;
     const handlers = HANDLERS;
     let first = 0;
     let i = 0;
@@ -585,15 +583,15 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
         let n = bc.blockLength[block];
         const remaining = end - this.instructionCount;
         if (n > remaining) n = remaining;
-        const last = first + n - 1;
+        const last = first + (n - 1) * Ins.Stride;
         this.breakBlock = false;
-        for (i = first; ; i++) {
-          if (i === last) this.eip = (blockIp + next[last]) & this.ipMask;
-          dispatch(this, i, op[i], handlers);
+        for (i = first; ; i += Ins.Stride) {
+          if (i === last) this.eip = (blockIp + d[last + Ins.Next]) & this.ipMask;
+          dispatch(this, i, d[i + Ins.Op], handlers);
           if (i === last) break;
           if (this.breakBlock) {
-            this.eip = (blockIp + next[i]) & this.ipMask;
-            this.instructionCount += i - first + 1;
+            this.eip = (blockIp + d[i + Ins.Next]) & this.ipMask;
+            this.instructionCount += ((i - first) >> Ins.StrideShift) + 1;
             if (this.pendingShadow !== 0) this.applyPendingShadow();
             return;
           }
@@ -605,8 +603,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     } catch (e) {
       if (e !== this.fault) throw e;
       this.pendingShadow = 0;
-      this.instructionCount += i - first;
-      this.instrStart = (blockIp + (i === first ? 0 : next[i - 1])) & this.ipMask;
+      this.instructionCount += (i - first) >> Ins.StrideShift;
+      this.instrStart = (blockIp + (i === first ? 0 : d[i - Ins.Stride + Ins.Next])) & this.ipMask;
       this.deliverFault();
     }
   }

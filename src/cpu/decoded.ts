@@ -1,7 +1,8 @@
 /**
- * Decoded instructions, held as a struct of arrays so that executing one needs no object
- * and no allocation. The decoder (decoder.ts) fills slot `i` of every array; handlers read
- * the fields of their own slot. Basic blocks are runs of consecutive slots (block-cache.ts).
+ * Decoded instructions, held as fixed-size int32 records in one Int32Array so that
+ * executing one needs no object and no allocation. The decoder (decoder.ts) fills a
+ * record; a handler reads the fields of its own record at word offset `i` (`d[i + Ins.Reg]`).
+ * Basic blocks are runs of consecutive records (block-cache.ts).
  */
 
 /** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
@@ -45,53 +46,50 @@ export const enum Reg {
 
 /** Segment register numbers (x86 encoding order). */
 
-/** Storage for decoded instructions. */
-export class DecodedStore {
+/**
+ * Word offsets of the fields of one decoded instruction. Instructions are stored as
+ * consecutive records of Ins.Stride int32 words in one Int32Array, so a handler reaches
+ * all of its fields through one array (the engine loads its base and length once); a
+ * handler's `i` is the offset of its record.
+ */
+export const enum Ins {
   /** Handler id (index into the handler table). */
-  readonly op: Uint16Array;
+  Op = 0,
   /** Instruction length in bytes. */
-  readonly len: Uint8Array;
-  /** ModRM.reg operand as a register-view index (byte index for 8-bit, word index for 16, dword for 32), or a sub-operation number. */
-  readonly reg: Uint8Array;
-  /** ModRM.rm register operand as a register-view index (when `mem` is 0). */
-  readonly rm: Uint8Array;
+  Len = 1,
+  /** ModRM.reg operand as a register-view index (byte index for 8-bit, word index for 16, dword for 32), or a register number. */
+  Reg = 2,
+  /** ModRM.rm register operand as a register-view index (when Mem is 0). */
+  Rm = 3,
   /** 1 when the r/m operand is in memory. */
-  readonly mem: Uint8Array;
+  Mem = 4,
   /** Effective-address base and index registers (dword indices; Reg.Zero when absent) and scale shift. */
-  readonly base: Uint8Array;
-  readonly index: Uint8Array;
-  readonly scale: Uint8Array;
+  Base = 5,
+  Index = 6,
+  Scale = 7,
   /** Displacement, and the address-size mask applied to the offset (0xFFFF or -1). */
-  readonly disp: Int32Array;
-  readonly amask: Int32Array;
+  Disp = 8,
+  Amask = 9,
   /** Effective segment register for the memory operand (override or default). */
-  readonly seg: Uint8Array;
+  Seg = 10,
   /** Immediate operand(s) (sign-extended where the encoding says so). */
-  readonly imm: Int32Array;
-  readonly imm2: Int32Array;
-  /** PFX_* bits. */
-  readonly prefix: Uint8Array;
+  Imm = 11,
+  Imm2 = 12,
+  /** Pfx bits. */
+  Prefix = 13,
+  /** Sub-operation fixed by the encoding: ALU kind, condition code, group ModRM.reg... */
+  Sub = 14,
   /** Byte offset, from the start of the instruction's block, of the instruction that follows it. */
-  readonly next: Uint16Array;
-  /** Sub-operation fixed by the encoding: ALU kind, condition code, group ModRM.reg, port... */
-  readonly sub: Uint8Array;
+  Next = 15,
+  /** Words per instruction record (a power of two: `>> 4` turns a word offset into a slot). */
+  Stride = 16,
+  StrideShift = 4,
+}
 
-  constructor(readonly capacity: number) {
-    this.op = new Uint16Array(capacity);
-    this.len = new Uint8Array(capacity);
-    this.reg = new Uint8Array(capacity);
-    this.rm = new Uint8Array(capacity);
-    this.mem = new Uint8Array(capacity);
-    this.base = new Uint8Array(capacity);
-    this.index = new Uint8Array(capacity);
-    this.scale = new Uint8Array(capacity);
-    this.disp = new Int32Array(capacity);
-    this.amask = new Int32Array(capacity);
-    this.seg = new Uint8Array(capacity);
-    this.imm = new Int32Array(capacity);
-    this.imm2 = new Int32Array(capacity);
-    this.prefix = new Uint8Array(capacity);
-    this.sub = new Uint8Array(capacity);
-    this.next = new Uint16Array(capacity);
-  }
+/** Decoded instructions: `capacity` records of Ins.Stride words. */
+export type DecodedStore = Int32Array;
+
+/** Allocate a store for `capacity` decoded instructions. */
+export function createDecodedStore(capacity: number): DecodedStore {
+  return new Int32Array(capacity * Ins.Stride);
 }

@@ -11,7 +11,7 @@
  * block's last instruction ever needs EIP, and the run loop sets it just for that one.
  */
 import type { Cpu } from './cpu.js';
-import { DecodedStore, Pfx, Reg, Seg } from './decoded.js';
+import { DecodedStore, Pfx, Reg, Seg, Ins } from './decoded.js';
 import { IMM_AP, IMM_ENTER, IMM_IB, IMM_IBU, IMM_IV, IMM_IW, IMM_JB, IMM_JV, IMM_MOFFS, K_NONE, K_R16, K_R32, K_R8, K_RAW, OPCODES, TOO_LONG, UNDEFINED, type OpcodeEntry } from './opcode-table.js';
 
 /** What decoding a block produced. */
@@ -92,7 +92,7 @@ export class Decoder {
   readonly result: DecodeResult = { count: 0, cacheable: true, lastPhys: 0 };
 
   /**
-   * Decode the basic block starting at CS:`ip` into `store` from slot `first`, at most
+   * Decode the basic block starting at CS:`ip` into `store` from record `first`, at most
    * `max` instructions.
    */
   decodeBlock(cpu: Cpu, store: DecodedStore, first: number, ip: number, max: number): DecodeResult {
@@ -107,9 +107,10 @@ export class Decoder {
     let offset = 0;
     for (let n = 0; n < max; n++) {
       f.reset(cpu, cur);
-      const ends = this.decodeOne(cpu, store, first + n, f);
+      const at = (first + n) * Ins.Stride;
+      const ends = this.decodeOne(cpu, store, at, f);
       offset += f.pos;
-      store.next[first + n] = offset;
+      store[at + Ins.Next] = offset;
       res.count++;
       lastLin = f.linear(Math.max(0, f.pos - 1));
       // An IP that wraps inside the block ties it to this CS:IP, not just to its physical address.
@@ -153,18 +154,18 @@ export class Decoder {
     if (op32) prefix |= Pfx.Op32;
     if (addr32) prefix |= Pfx.Addr32;
 
-    d.prefix[i] = prefix;
-    d.mem[i] = 0;
-    d.base[i] = Reg.Zero;
-    d.index[i] = Reg.Zero;
-    d.scale[i] = 0;
-    d.disp[i] = 0;
-    d.amask[i] = addr32 ? -1 : 0xffff;
-    d.seg[i] = seg >= 0 ? seg : Seg.DS;
-    d.imm[i] = 0;
-    d.imm2[i] = 0;
-    d.reg[i] = 0;
-    d.rm[i] = 0;
+    d[i + Ins.Prefix] = prefix;
+    d[i + Ins.Mem] = 0;
+    d[i + Ins.Base] = Reg.Zero;
+    d[i + Ins.Index] = Reg.Zero;
+    d[i + Ins.Scale] = 0;
+    d[i + Ins.Disp] = 0;
+    d[i + Ins.Amask] = addr32 ? -1 : 0xffff;
+    d[i + Ins.Seg] = seg >= 0 ? seg : Seg.DS;
+    d[i + Ins.Imm] = 0;
+    d[i + Ins.Imm2] = 0;
+    d[i + Ins.Reg] = 0;
+    d[i + Ins.Rm] = 0;
 
     let modrmReg = 0;
     if (entry.modrm || entry.group !== null) {
@@ -174,45 +175,45 @@ export class Decoder {
       if (entry === UNDEFINED) return this.emitSpecial(d, i, f, UNDEFINED);
       this.decodeModrm(d, i, f, modrm, entry, op32, addr32, seg);
     }
-    if ((prefix & Pfx.Lock) !== 0 && (!entry.lockable || d.mem[i] === 0)) return this.emitSpecial(d, i, f, UNDEFINED);
-    if (entry.embedded) d.reg[i] = viewIndex(entry.regKind, opcode & 7, op32);
-    else if (entry.fixedReg >= 0) d.reg[i] = viewIndex(entry.regKind, entry.fixedReg, op32);
-    if (entry.accumulator) { d.rm[i] = 0; d.mem[i] = 0; }
-    d.sub[i] = entry.sub >= 0 ? entry.sub : modrmReg;
+    if ((prefix & Pfx.Lock) !== 0 && (!entry.lockable || d[i + Ins.Mem] === 0)) return this.emitSpecial(d, i, f, UNDEFINED);
+    if (entry.embedded) d[i + Ins.Reg] = viewIndex(entry.regKind, opcode & 7, op32);
+    else if (entry.fixedReg >= 0) d[i + Ins.Reg] = viewIndex(entry.regKind, entry.fixedReg, op32);
+    if (entry.accumulator) { d[i + Ins.Rm] = 0; d[i + Ins.Mem] = 0; }
+    d[i + Ins.Sub] = entry.sub >= 0 ? entry.sub : modrmReg;
     this.decodeImmediate(d, i, f, entry.imm, op32, addr32);
     if (f.pos > MAX_INSTRUCTION_BYTES) return this.emitSpecial(d, i, f, TOO_LONG);
-    d.op[i] = op32 ? entry.h32 : entry.h16;
-    d.len[i] = f.pos;
+    d[i + Ins.Op] = op32 ? entry.h32 : entry.h16;
+    d[i + Ins.Len] = f.pos;
     return entry.ends || (entry.string && (prefix & (Pfx.Rep | Pfx.Repne)) !== 0);
   }
 
   /** Emit an instruction that only raises a fault when executed. */
   private emitSpecial(d: DecodedStore, i: number, f: Fetcher, entry: OpcodeEntry): boolean {
-    d.op[i] = entry.h16;
-    d.len[i] = Math.min(f.pos, MAX_INSTRUCTION_BYTES);
-    d.mem[i] = 0;
+    d[i + Ins.Op] = entry.h16;
+    d[i + Ins.Len] = Math.min(f.pos, MAX_INSTRUCTION_BYTES);
+    d[i + Ins.Mem] = 0;
     return true;
   }
 
   private decodeModrm(d: DecodedStore, i: number, f: Fetcher, modrm: number, e: OpcodeEntry,
     op32: boolean, addr32: boolean, seg: number): void {
     const mod = modrm >> 6, rm = modrm & 7, reg = (modrm >> 3) & 7;
-    d.reg[i] = viewIndex(e.regKind, reg, op32);
+    d[i + Ins.Reg] = viewIndex(e.regKind, reg, op32);
     if (mod === 3) {
-      d.rm[i] = viewIndex(e.rmKind, rm, op32);
+      d[i + Ins.Rm] = viewIndex(e.rmKind, rm, op32);
       return;
     }
-    d.mem[i] = 1;
+    d[i + Ins.Mem] = 1;
     let defaultSeg = Seg.DS;
     if (!addr32) {
       if (mod === 0 && rm === 6) {
-        d.disp[i] = f.u16();
+        d[i + Ins.Disp] = f.u16();
       } else {
-        d.base[i] = RM16_BASE[rm];
-        d.index[i] = RM16_INDEX[rm];
+        d[i + Ins.Base] = RM16_BASE[rm];
+        d[i + Ins.Index] = RM16_INDEX[rm];
         if (rm === 2 || rm === 3 || rm === 6) defaultSeg = Seg.SS;
-        if (mod === 1) d.disp[i] = f.s8();
-        else if (mod === 2) d.disp[i] = f.u16();
+        if (mod === 1) d[i + Ins.Disp] = f.s8();
+        else if (mod === 2) d[i + Ins.Disp] = f.u16();
       }
     } else {
       let base = rm;
@@ -220,32 +221,32 @@ export class Decoder {
         const sib = f.u8();
         const index = (sib >> 3) & 7;
         base = sib & 7;
-        d.scale[i] = sib >> 6;
-        d.index[i] = index === 4 ? Reg.Zero : index;
+        d[i + Ins.Scale] = sib >> 6;
+        d[i + Ins.Index] = index === 4 ? Reg.Zero : index;
       }
       if (mod === 0 && base === 5) {
-        d.base[i] = Reg.Zero;
-        d.disp[i] = f.s32();
+        d[i + Ins.Base] = Reg.Zero;
+        d[i + Ins.Disp] = f.s32();
       } else {
-        d.base[i] = base;
+        d[i + Ins.Base] = base;
         if (base === 4 || base === 5) defaultSeg = Seg.SS;
-        if (mod === 1) d.disp[i] = f.s8();
-        else if (mod === 2) d.disp[i] = f.s32();
+        if (mod === 1) d[i + Ins.Disp] = f.s8();
+        else if (mod === 2) d[i + Ins.Disp] = f.s32();
       }
     }
-    d.seg[i] = seg >= 0 ? seg : defaultSeg;
+    d[i + Ins.Seg] = seg >= 0 ? seg : defaultSeg;
   }
 
   private decodeImmediate(d: DecodedStore, i: number, f: Fetcher, kind: number, op32: boolean, addr32: boolean): void {
     switch (kind) {
-      case IMM_IB: case IMM_JB: d.imm[i] = f.s8(); return;
-      case IMM_IBU: d.imm[i] = f.u8(); return;
-      case IMM_IW: d.imm[i] = f.u16(); return;
-      case IMM_IV: d.imm[i] = op32 ? f.s32() : f.u16(); return;
-      case IMM_JV: d.imm[i] = op32 ? f.s32() : (f.u16() << 16) >> 16; return;
-      case IMM_AP: d.imm[i] = op32 ? f.s32() : f.u16(); d.imm2[i] = f.u16(); return;
-      case IMM_MOFFS: d.mem[i] = 1; d.disp[i] = addr32 ? f.s32() : f.u16(); return;
-      case IMM_ENTER: d.imm[i] = f.u16(); d.imm2[i] = f.u8(); return;
+      case IMM_IB: case IMM_JB: d[i + Ins.Imm] = f.s8(); return;
+      case IMM_IBU: d[i + Ins.Imm] = f.u8(); return;
+      case IMM_IW: d[i + Ins.Imm] = f.u16(); return;
+      case IMM_IV: d[i + Ins.Imm] = op32 ? f.s32() : f.u16(); return;
+      case IMM_JV: d[i + Ins.Imm] = op32 ? f.s32() : (f.u16() << 16) >> 16; return;
+      case IMM_AP: d[i + Ins.Imm] = op32 ? f.s32() : f.u16(); d[i + Ins.Imm2] = f.u16(); return;
+      case IMM_MOFFS: d[i + Ins.Mem] = 1; d[i + Ins.Disp] = addr32 ? f.s32() : f.u16(); return;
+      case IMM_ENTER: d[i + Ins.Imm] = f.u16(); d[i + Ins.Imm2] = f.u8(); return;
       default: return;
     }
   }

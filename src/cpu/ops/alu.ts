@@ -4,6 +4,7 @@
  * (F6/F7 /0-/3, 84/85, A8/A9). The ALU kind (0..7 in the x86 encoding order) is the
  * decoded `sub` field. Flags are recorded lazily (flags.ts).
  */
+import { Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { Flag, Lop, getCF, setIncDec, setLogic, setSub } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
@@ -43,9 +44,9 @@ export function alu(c: Cpu, kind: number, a: number, b: number, bits: number): n
  * linear address) and written back only when the kind is not CMP.
  */
 function aluToE8(c: Cpu, i: number, src: number): void {
-  const d = c.store, k = d.sub[i];
-  if (d.mem[i] === 0) {
-    const rm = d.rm[i], r8 = c.r8;
+  const d = c.store, k = d[i + Ins.Sub];
+  if (d[i + Ins.Mem] === 0) {
+    const rm = d[i + Ins.Rm], r8 = c.r8;
     const r = alu(c, k, r8[rm], src, 8);
     if (k !== AluKind.Cmp) r8[rm] = r;
     return;
@@ -55,9 +56,9 @@ function aluToE8(c: Cpu, i: number, src: number): void {
   if (k !== AluKind.Cmp) c.write8(lin, r);
 }
 function aluToE16(c: Cpu, i: number, src: number): void {
-  const d = c.store, k = d.sub[i];
-  if (d.mem[i] === 0) {
-    const rm = d.rm[i], r16 = c.r16;
+  const d = c.store, k = d[i + Ins.Sub];
+  if (d[i + Ins.Mem] === 0) {
+    const rm = d[i + Ins.Rm], r16 = c.r16;
     const r = alu(c, k, r16[rm], src, 16);
     if (k !== AluKind.Cmp) r16[rm] = r;
     return;
@@ -67,9 +68,9 @@ function aluToE16(c: Cpu, i: number, src: number): void {
   if (k !== AluKind.Cmp) c.write16(lin, r);
 }
 function aluToE32(c: Cpu, i: number, src: number): void {
-  const d = c.store, k = d.sub[i];
-  if (d.mem[i] === 0) {
-    const rm = d.rm[i], regs = c.regs;
+  const d = c.store, k = d[i + Ins.Sub];
+  if (d[i + Ins.Mem] === 0) {
+    const rm = d[i + Ins.Rm], regs = c.regs;
     const r = alu(c, k, regs[rm], src, 32);
     if (k !== AluKind.Cmp) regs[rm] = r;
     return;
@@ -80,81 +81,81 @@ function aluToE32(c: Cpu, i: number, src: number): void {
 }
 
 // r/m, reg
-export function aluEbGb(c: Cpu, i: number): void { aluToE8(c, i, c.r8[c.store.reg[i]]); }
-export function aluEwGw(c: Cpu, i: number): void { aluToE16(c, i, c.r16[c.store.reg[i]]); }
-export function aluEdGd(c: Cpu, i: number): void { aluToE32(c, i, c.regs[c.store.reg[i]]); }
+export function aluEbGb(c: Cpu, i: number): void { aluToE8(c, i, c.r8[c.store[i + Ins.Reg]]); }
+export function aluEwGw(c: Cpu, i: number): void { aluToE16(c, i, c.r16[c.store[i + Ins.Reg]]); }
+export function aluEdGd(c: Cpu, i: number): void { aluToE32(c, i, c.regs[c.store[i + Ins.Reg]]); }
 
 // reg, r/m
 export function aluGbEb(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, c.r8[d.reg[i]], readE8(c, i), 8);
-  if (k !== AluKind.Cmp) c.r8[d.reg[i]] = r;
+  const d = c.store, k = d[i + Ins.Sub];
+  const r = alu(c, k, c.r8[d[i + Ins.Reg]], readE8(c, i), 8);
+  if (k !== AluKind.Cmp) c.r8[d[i + Ins.Reg]] = r;
 }
 export function aluGwEw(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, c.r16[d.reg[i]], readE16(c, i), 16);
-  if (k !== AluKind.Cmp) c.r16[d.reg[i]] = r;
+  const d = c.store, k = d[i + Ins.Sub];
+  const r = alu(c, k, c.r16[d[i + Ins.Reg]], readE16(c, i), 16);
+  if (k !== AluKind.Cmp) c.r16[d[i + Ins.Reg]] = r;
 }
 export function aluGdEd(c: Cpu, i: number): void {
-  const d = c.store, k = d.sub[i];
-  const r = alu(c, k, c.regs[d.reg[i]], readE32(c, i), 32);
-  if (k !== AluKind.Cmp) c.regs[d.reg[i]] = r;
+  const d = c.store, k = d[i + Ins.Sub];
+  const r = alu(c, k, c.regs[d[i + Ins.Reg]], readE32(c, i), 32);
+  if (k !== AluKind.Cmp) c.regs[d[i + Ins.Reg]] = r;
 }
 
 // r/m, immediate (80/81/82/83) and accumulator, immediate (04/05/...): the decoder points rm at AL/AX/EAX for the latter.
-export function aluEbIb(c: Cpu, i: number): void { aluToE8(c, i, c.store.imm[i] & 0xff); }
-export function aluEwIw(c: Cpu, i: number): void { aluToE16(c, i, c.store.imm[i] & 0xffff); }
-export function aluEdId(c: Cpu, i: number): void { aluToE32(c, i, c.store.imm[i]); }
+export function aluEbIb(c: Cpu, i: number): void { aluToE8(c, i, c.store[i + Ins.Imm] & 0xff); }
+export function aluEwIw(c: Cpu, i: number): void { aluToE16(c, i, c.store[i + Ins.Imm] & 0xffff); }
+export function aluEdId(c: Cpu, i: number): void { aluToE32(c, i, c.store[i + Ins.Imm]); }
 
 // TEST
 export function testEbGb(c: Cpu, i: number): void {
-  setLogic(c, readE8(c, i) & c.r8[c.store.reg[i]], 8);
+  setLogic(c, readE8(c, i) & c.r8[c.store[i + Ins.Reg]], 8);
 }
 export function testEwGw(c: Cpu, i: number): void {
-  setLogic(c, readE16(c, i) & c.r16[c.store.reg[i]], 16);
+  setLogic(c, readE16(c, i) & c.r16[c.store[i + Ins.Reg]], 16);
 }
 export function testEdGd(c: Cpu, i: number): void {
-  setLogic(c, readE32(c, i) & c.regs[c.store.reg[i]], 32);
+  setLogic(c, readE32(c, i) & c.regs[c.store[i + Ins.Reg]], 32);
 }
 export function testEbIb(c: Cpu, i: number): void {
-  setLogic(c, readE8(c, i) & c.store.imm[i], 8);
+  setLogic(c, readE8(c, i) & c.store[i + Ins.Imm], 8);
 }
 export function testEwIw(c: Cpu, i: number): void {
-  setLogic(c, readE16(c, i) & c.store.imm[i], 16);
+  setLogic(c, readE16(c, i) & c.store[i + Ins.Imm], 16);
 }
 export function testEdId(c: Cpu, i: number): void {
-  setLogic(c, readE32(c, i) & c.store.imm[i], 32);
+  setLogic(c, readE32(c, i) & c.store[i + Ins.Imm], 32);
 }
 
 // INC/DEC: sub = 0 for INC, 1 for DEC.
 export function incDecEb(c: Cpu, i: number): void {
-  const a = readE8(c, i), dec = c.store.sub[i] !== 0;
+  const a = readE8(c, i), dec = c.store[i + Ins.Sub] !== 0;
   const r = dec ? a - 1 : a + 1;
   setIncDec(c, a, r, 8, dec);
   rewriteE8(c, i, r);
 }
 export function incDecEw(c: Cpu, i: number): void {
-  const a = readE16(c, i), dec = c.store.sub[i] !== 0;
+  const a = readE16(c, i), dec = c.store[i + Ins.Sub] !== 0;
   const r = dec ? a - 1 : a + 1;
   setIncDec(c, a, r, 16, dec);
   rewriteE16(c, i, r);
 }
 export function incDecEd(c: Cpu, i: number): void {
-  const a = readE32(c, i), dec = c.store.sub[i] !== 0;
+  const a = readE32(c, i), dec = c.store[i + Ins.Sub] !== 0;
   const r = dec ? a - 1 : a + 1;
   setIncDec(c, a, r, 32, dec);
   rewriteE32(c, i, r);
 }
 /** INC/DEC r16 (40-4F): register in `reg`. */
 export function incDecRw(c: Cpu, i: number): void {
-  const d = c.store, x = d.reg[i], a = c.r16[x], dec = d.sub[i] !== 0;
+  const d = c.store, x = d[i + Ins.Reg], a = c.r16[x], dec = d[i + Ins.Sub] !== 0;
   const r = dec ? a - 1 : a + 1;
   setIncDec(c, a, r, 16, dec);
   c.r16[x] = r;
 }
 /** INC/DEC r32. */
 export function incDecRd(c: Cpu, i: number): void {
-  const d = c.store, x = d.reg[i], a = c.regs[x], dec = d.sub[i] !== 0;
+  const d = c.store, x = d[i + Ins.Reg], a = c.regs[x], dec = d[i + Ins.Sub] !== 0;
   const r = dec ? a - 1 : a + 1;
   setIncDec(c, a, r, 32, dec);
   c.regs[x] = r;

@@ -3,6 +3,7 @@
  * Flags the SDM calls undefined are set as the P6 family does (SF/ZF/PF from AL for
  * AAA/AAS; OF from the signed addition for DAA and AAD).
  */
+import { Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { VEC_DE } from '../exceptions.js';
 import { getAF, getCF, materialize, setLogic, setResultWith, Flag } from '../flags.js';
@@ -72,7 +73,7 @@ function setAdjustFlags(c: Cpu, adjust: boolean): void {
 
 /** AAM imm8: AH = AL / imm, AL = AL % imm; #DE when imm is 0. */
 export function aam(c: Cpu, i: number): void {
-  const base = c.store.imm[i] & 0xff;
+  const base = c.store[i + Ins.Imm] & 0xff;
   if (base === 0) c.raise(VEC_DE);
   const al = c.r8[0];
   c.r8[1] = Math.floor(al / base);
@@ -82,7 +83,7 @@ export function aam(c: Cpu, i: number): void {
 
 /** AAD imm8: AL = AL + AH * imm, AH = 0. */
 export function aad(c: Cpu, i: number): void {
-  const base = c.store.imm[i] & 0xff;
+  const base = c.store[i + Ins.Imm] & 0xff;
   const a = c.r8[0], b = (c.r8[1] * base) & 0xff;
   const r = a + b;
   c.r16[0] = r & 0xff;

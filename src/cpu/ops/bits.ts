@@ -4,6 +4,7 @@
  * A register bit offset with a memory operand addresses memory beyond the operand
  * (signed offset), as the SDM describes; an immediate offset is taken modulo the width.
  */
+import { Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { condition, materialize, Flag } from '../flags.js';
 import { readE16, readE32, writeE8 } from './operands.js';
@@ -33,11 +34,11 @@ function applyBit(kind: number, v: number, bit: number): number {
 
 /** BT family on a 16-bit operand; `sub` = kind, offset from the register or the immediate (`mem` + `imm2` = 1 for the immediate form). */
 function bitOp16(c: Cpu, i: number, offset: number, fromImmediate: boolean): void {
-  const d = c.store, kind = d.sub[i];
-  if (d.mem[i] === 0) {
-    const bit = offset & 15, v = c.r16[d.rm[i]];
+  const d = c.store, kind = d[i + Ins.Sub];
+  if (d[i + Ins.Mem] === 0) {
+    const bit = offset & 15, v = c.r16[d[i + Ins.Rm]];
     setCF(c, v >>> bit);
-    if (kind !== BitOp.Test) c.r16[d.rm[i]] = applyBit(kind, v, bit);
+    if (kind !== BitOp.Test) c.r16[d[i + Ins.Rm]] = applyBit(kind, v, bit);
     return;
   }
   let lin = c.ea(i, 2);
@@ -53,11 +54,11 @@ function bitOp16(c: Cpu, i: number, offset: number, fromImmediate: boolean): voi
 }
 
 function bitOp32(c: Cpu, i: number, offset: number, fromImmediate: boolean): void {
-  const d = c.store, kind = d.sub[i];
-  if (d.mem[i] === 0) {
-    const bit = offset & 31, v = c.regs[d.rm[i]];
+  const d = c.store, kind = d[i + Ins.Sub];
+  if (d[i + Ins.Mem] === 0) {
+    const bit = offset & 31, v = c.regs[d[i + Ins.Rm]];
     setCF(c, v >>> bit);
-    if (kind !== BitOp.Test) c.regs[d.rm[i]] = applyBit(kind, v, bit);
+    if (kind !== BitOp.Test) c.regs[d[i + Ins.Rm]] = applyBit(kind, v, bit);
     return;
   }
   let lin = c.ea(i, 4);
@@ -68,10 +69,10 @@ function bitOp32(c: Cpu, i: number, offset: number, fromImmediate: boolean): voi
   setCF(c, v >>> bit);
 }
 
-export function btEwGw(c: Cpu, i: number): void { bitOp16(c, i, c.r16[c.store.reg[i]], false); }
-export function btEdGd(c: Cpu, i: number): void { bitOp32(c, i, c.regs[c.store.reg[i]], false); }
-export function btEwIb(c: Cpu, i: number): void { bitOp16(c, i, c.store.imm[i], true); }
-export function btEdIb(c: Cpu, i: number): void { bitOp32(c, i, c.store.imm[i], true); }
+export function btEwGw(c: Cpu, i: number): void { bitOp16(c, i, c.r16[c.store[i + Ins.Reg]], false); }
+export function btEdGd(c: Cpu, i: number): void { bitOp32(c, i, c.regs[c.store[i + Ins.Reg]], false); }
+export function btEwIb(c: Cpu, i: number): void { bitOp16(c, i, c.store[i + Ins.Imm], true); }
+export function btEdIb(c: Cpu, i: number): void { bitOp32(c, i, c.store[i + Ins.Imm], true); }
 
 function setZF(c: Cpu, zero: boolean): void {
   materialize(c);
@@ -82,23 +83,23 @@ function setZF(c: Cpu, zero: boolean): void {
 export function bsfGwEw(c: Cpu, i: number): void {
   const v = readE16(c, i);
   setZF(c, v === 0);
-  if (v !== 0) c.r16[c.store.reg[i]] = c.store.sub[i] === 0 ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
+  if (v !== 0) c.r16[c.store[i + Ins.Reg]] = c.store[i + Ins.Sub] === 0 ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
 }
 export function bsfGdEd(c: Cpu, i: number): void {
   const v = readE32(c, i);
   setZF(c, v === 0);
-  if (v !== 0) c.regs[c.store.reg[i]] = c.store.sub[i] === 0 ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
+  if (v !== 0) c.regs[c.store[i + Ins.Reg]] = c.store[i + Ins.Sub] === 0 ? 31 - Math.clz32(v & -v) : 31 - Math.clz32(v);
 }
 
 /** SETcc r/m8 (`sub` = condition). */
-export function setcc(c: Cpu, i: number): void { writeE8(c, i, condition(c, c.store.sub[i]) ? 1 : 0); }
+export function setcc(c: Cpu, i: number): void { writeE8(c, i, condition(c, c.store[i + Ins.Sub]) ? 1 : 0); }
 
 /** CMOVcc: the source is always read (it may fault) even when the move does not happen. */
 export function cmovGwEw(c: Cpu, i: number): void {
   const v = readE16(c, i);
-  if (condition(c, c.store.sub[i])) c.r16[c.store.reg[i]] = v;
+  if (condition(c, c.store[i + Ins.Sub])) c.r16[c.store[i + Ins.Reg]] = v;
 }
 export function cmovGdEd(c: Cpu, i: number): void {
   const v = readE32(c, i);
-  if (condition(c, c.store.sub[i])) c.regs[c.store.reg[i]] = v;
+  if (condition(c, c.store[i + Ins.Sub])) c.regs[c.store[i + Ins.Reg]] = v;
 }

@@ -3,7 +3,7 @@
  * JCXZ/JECXZ, INT n/INT3/INTO/INT1, IRET, BOUND. Every handler here ends its basic block
  * (the decoder marks them so). `c.eip` already holds the address of the next instruction.
  */
-import { Pfx, Reg, Seg } from '../decoded.js';
+import { Pfx, Reg, Seg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 
 import { VEC_BP, VEC_BR, VEC_DB, VEC_GP, VEC_OF, VEC_UD } from '../exceptions.js';
@@ -18,22 +18,22 @@ function jumpTo(c: Cpu, target: number): void {
 }
 
 /** JMP rel8/rel16 (16-bit operand size truncates the target to 16 bits). */
-export function jmpRelW(c: Cpu, i: number): void { jumpTo(c, (c.eip + c.store.imm[i]) & 0xffff); }
-export function jmpRelD(c: Cpu, i: number): void { jumpTo(c, (c.eip + c.store.imm[i]) | 0); }
+export function jmpRelW(c: Cpu, i: number): void { jumpTo(c, (c.eip + c.store[i + Ins.Imm]) & 0xffff); }
+export function jmpRelD(c: Cpu, i: number): void { jumpTo(c, (c.eip + c.store[i + Ins.Imm]) | 0); }
 
 /** Jcc: `sub` is the condition code. */
 export function jccW(c: Cpu, i: number): void {
   const d = c.store;
-  if (condition(c, d.sub[i])) jumpTo(c, (c.eip + d.imm[i]) & 0xffff);
+  if (condition(c, d[i + Ins.Sub])) jumpTo(c, (c.eip + d[i + Ins.Imm]) & 0xffff);
 }
 export function jccD(c: Cpu, i: number): void {
   const d = c.store;
-  if (condition(c, d.sub[i])) jumpTo(c, (c.eip + d.imm[i]) | 0);
+  if (condition(c, d[i + Ins.Sub])) jumpTo(c, (c.eip + d[i + Ins.Imm]) | 0);
 }
 
 /** Decrement (E)CX per the address size and return the new count (0 means exhausted). */
 function decrementCount(c: Cpu, i: number): number {
-  if ((c.store.prefix[i] & Pfx.Addr32) !== 0) return (c.regs[Reg.ECX] = c.regs[Reg.ECX] - 1);
+  if ((c.store[i + Ins.Prefix] & Pfx.Addr32) !== 0) return (c.regs[Reg.ECX] = c.regs[Reg.ECX] - 1);
   return (c.r16[Reg.ECX << 1] = c.r16[Reg.ECX << 1] - 1);
 }
 
@@ -42,12 +42,12 @@ export function loopW(c: Cpu, i: number): void { loopCommon(c, i, 0xffff); }
 export function loopD(c: Cpu, i: number): void { loopCommon(c, i, -1); }
 
 function loopCommon(c: Cpu, i: number, mask: number): void {
-  const d = c.store, kind = d.sub[i];
+  const d = c.store, kind = d[i + Ins.Sub];
   const count = decrementCount(c, i);
   let take = count !== 0;
   if (take && kind === 0) take = getZF(c) === 0;
   else if (take && kind === 1) take = getZF(c) !== 0;
-  if (take) jumpTo(c, (c.eip + d.imm[i]) & mask);
+  if (take) jumpTo(c, (c.eip + d[i + Ins.Imm]) & mask);
 }
 
 /** JCXZ/JECXZ (the address size picks CX or ECX). */
@@ -56,19 +56,19 @@ export function jcxzD(c: Cpu, i: number): void { jcxz(c, i, -1); }
 
 function jcxz(c: Cpu, i: number, mask: number): void {
   const d = c.store;
-  const count = (d.prefix[i] & Pfx.Addr32) !== 0 ? c.regs[Reg.ECX] : c.r16[Reg.ECX << 1];
-  if (count === 0) jumpTo(c, (c.eip + d.imm[i]) & mask);
+  const count = (d[i + Ins.Prefix] & Pfx.Addr32) !== 0 ? c.regs[Reg.ECX] : c.r16[Reg.ECX << 1];
+  if (count === 0) jumpTo(c, (c.eip + d[i + Ins.Imm]) & mask);
 }
 
 /** CALL rel16/rel32. */
 export function callRelW(c: Cpu, i: number): void {
-  const target = (c.eip + c.store.imm[i]) & 0xffff;
+  const target = (c.eip + c.store[i + Ins.Imm]) & 0xffff;
   if ((target >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.push16(c.eip);
   c.eip = target;
 }
 export function callRelD(c: Cpu, i: number): void {
-  const target = (c.eip + c.store.imm[i]) | 0;
+  const target = (c.eip + c.store[i + Ins.Imm]) | 0;
   if ((target >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.push32(c.eip);
   c.eip = target;
@@ -97,17 +97,17 @@ function farJumpReal(c: Cpu, selector: number, offset: number): void {
 }
 
 /** JMP ptr16:16 / ptr16:32 (EA): offset in imm, selector in imm2. */
-export function jmpFarW(c: Cpu, i: number): void { farJumpReal(c, c.store.imm2[i], c.store.imm[i] & 0xffff); }
-export function jmpFarD(c: Cpu, i: number): void { farJumpReal(c, c.store.imm2[i], c.store.imm[i]); }
+export function jmpFarW(c: Cpu, i: number): void { farJumpReal(c, c.store[i + Ins.Imm2], c.store[i + Ins.Imm] & 0xffff); }
+export function jmpFarD(c: Cpu, i: number): void { farJumpReal(c, c.store[i + Ins.Imm2], c.store[i + Ins.Imm]); }
 
 /** CALL ptr16:16 / ptr16:32 (9A). */
 export function callFarW(c: Cpu, i: number): void {
   pushReturnFar(c, 2);
-  farJumpReal(c, c.store.imm2[i], c.store.imm[i] & 0xffff);
+  farJumpReal(c, c.store[i + Ins.Imm2], c.store[i + Ins.Imm] & 0xffff);
 }
 export function callFarD(c: Cpu, i: number): void {
   pushReturnFar(c, 4);
-  farJumpReal(c, c.store.imm2[i], c.store.imm[i]);
+  farJumpReal(c, c.store[i + Ins.Imm2], c.store[i + Ins.Imm]);
 }
 
 function pushReturnFar(c: Cpu, size: number): void {
@@ -122,26 +122,26 @@ function pushReturnFar(c: Cpu, size: number): void {
 
 /** JMP m16:16 / CALL m16:16 (FF /5, /3): the register form is #UD. */
 export function jmpFarEw(c: Cpu, i: number): void {
-  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  if (c.store[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 4);
   const off = c.read16(lin), sel = c.read16((lin + 2) | 0);
   farJumpReal(c, sel, off);
 }
 export function jmpFarEd(c: Cpu, i: number): void {
-  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  if (c.store[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 6);
   const off = c.read32(lin), sel = c.read16((lin + 4) | 0);
   farJumpReal(c, sel, off);
 }
 export function callFarEw(c: Cpu, i: number): void {
-  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  if (c.store[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 4);
   const off = c.read16(lin), sel = c.read16((lin + 2) | 0);
   pushReturnFar(c, 2);
   farJumpReal(c, sel, off);
 }
 export function callFarEd(c: Cpu, i: number): void {
-  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  if (c.store[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 6);
   const off = c.read32(lin), sel = c.read16((lin + 4) | 0);
   pushReturnFar(c, 4);
@@ -153,13 +153,13 @@ export function retW(c: Cpu, i: number): void {
   const ip = c.pop16();
   if (ip > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.eip = ip;
-  releaseStack(c, c.store.imm[i]);
+  releaseStack(c, c.store[i + Ins.Imm]);
 }
 export function retD(c: Cpu, i: number): void {
   const ip = c.pop32();
   if ((ip >>> 0) > c.segLimit[Seg.CS]) c.raise(VEC_GP, 0);
   c.eip = ip;
-  releaseStack(c, c.store.imm[i]);
+  releaseStack(c, c.store[i + Ins.Imm]);
 }
 
 function releaseStack(c: Cpu, bytes: number): void {
@@ -171,13 +171,13 @@ export function retfW(c: Cpu, i: number): void {
   const ip = c.pop16();
   const cs = c.pop16();
   farJumpReal(c, cs, ip);
-  releaseStack(c, c.store.imm[i]);
+  releaseStack(c, c.store[i + Ins.Imm]);
 }
 export function retfD(c: Cpu, i: number): void {
   const ip = c.pop32();
   const cs = c.pop32() & 0xffff;
   farJumpReal(c, cs, ip);
-  releaseStack(c, c.store.imm[i]);
+  releaseStack(c, c.store[i + Ins.Imm]);
 }
 
 /** IRET (16-bit) in real mode: pop IP, CS, FLAGS. */
@@ -198,7 +198,7 @@ export function iretD(c: Cpu): void {
 }
 
 /** INT imm8. */
-export function intN(c: Cpu, i: number): void { softwareInterrupt(c, c.store.imm[i] & 0xff); }
+export function intN(c: Cpu, i: number): void { softwareInterrupt(c, c.store[i + Ins.Imm] & 0xff); }
 /** INT3 (CC). */
 export function int3(c: Cpu): void { softwareInterrupt(c, VEC_BP); }
 /** INT1 / ICEBP (F1). */
@@ -214,19 +214,19 @@ function softwareInterrupt(c: Cpu, vector: number): void {
 /** BOUND r16, m16&16: #BR when the index is outside [lower, upper] (signed). */
 export function boundW(c: Cpu, i: number): void {
   const d = c.store;
-  if (d.mem[i] === 0) c.raise(VEC_UD);
+  if (d[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 4);
   const lower = (c.read16(lin) << 16) >> 16;
   const upper = (c.read16((lin + 2) | 0) << 16) >> 16;
-  const idx = (c.r16[d.reg[i]] << 16) >> 16;
+  const idx = (c.r16[d[i + Ins.Reg]] << 16) >> 16;
   if (idx < lower || idx > upper) c.raise(VEC_BR);
 }
 export function boundD(c: Cpu, i: number): void {
   const d = c.store;
-  if (d.mem[i] === 0) c.raise(VEC_UD);
+  if (d[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 8);
   const lower = c.read32(lin);
   const upper = c.read32((lin + 4) | 0);
-  const idx = c.regs[d.reg[i]];
+  const idx = c.regs[d[i + Ins.Reg]];
   if (idx < lower || idx > upper) c.raise(VEC_BR);
 }

@@ -4,7 +4,7 @@
  * For MUL/IMUL, SF/ZF/PF follow the low half of the result and AF is cleared, as Intel
  * hardware does for these SDM-undefined flags.
  */
-import { Reg } from '../decoded.js';
+import { Reg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 
 import { VEC_DE } from '../exceptions.js';
@@ -77,21 +77,21 @@ export function mulHighSigned(a: number, b: number): number {
 /** Two- and three-operand IMUL: reg = src1 * src2 (truncated). */
 function imulTo16(c: Cpu, i: number, a: number, b: number): void {
   const r = ((a << 16) >> 16) * ((b << 16) >> 16);
-  c.r16[c.store.reg[i]] = r;
+  c.r16[c.store[i + Ins.Reg]] = r;
   const ovf = r !== ((r << 16) >> 16) ? 1 : 0;
   setResultWith(c, r, 16, ovf, ovf, 0);
 }
 function imulTo32(c: Cpu, i: number, a: number, b: number): void {
   const lo = Math.imul(a, b);
   const hi = mulHighSigned(a | 0, b | 0);
-  c.regs[c.store.reg[i]] = lo;
+  c.regs[c.store[i + Ins.Reg]] = lo;
   const ovf = hi !== (lo >> 31) ? 1 : 0;
   setResultWith(c, lo, 32, ovf, ovf, 0);
 }
-export function imulGwEw(c: Cpu, i: number): void { imulTo16(c, i, c.r16[c.store.reg[i]], readE16(c, i)); }
-export function imulGdEd(c: Cpu, i: number): void { imulTo32(c, i, c.regs[c.store.reg[i]], readE32(c, i)); }
-export function imulGwEwI(c: Cpu, i: number): void { imulTo16(c, i, readE16(c, i), c.store.imm[i]); }
-export function imulGdEdI(c: Cpu, i: number): void { imulTo32(c, i, readE32(c, i), c.store.imm[i]); }
+export function imulGwEw(c: Cpu, i: number): void { imulTo16(c, i, c.r16[c.store[i + Ins.Reg]], readE16(c, i)); }
+export function imulGdEd(c: Cpu, i: number): void { imulTo32(c, i, c.regs[c.store[i + Ins.Reg]], readE32(c, i)); }
+export function imulGwEwI(c: Cpu, i: number): void { imulTo16(c, i, readE16(c, i), c.store[i + Ins.Imm]); }
+export function imulGdEdI(c: Cpu, i: number): void { imulTo32(c, i, readE32(c, i), c.store[i + Ins.Imm]); }
 
 /** DIV r/m8: AL = AX / src, AH = AX % src. */
 export function divEb(c: Cpu, i: number): void {

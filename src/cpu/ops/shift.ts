@@ -6,6 +6,7 @@
  * hardware produces them (OF from that step, even when a rotate through carry by a multiple
  * of width+1 leaves the value unchanged; AF cleared by shifts).
  */
+import { Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { getCF, materialize, setResultWith, Flag } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
@@ -108,26 +109,26 @@ export function shiftOp(c: Cpu, kind: number, v: number, count: number, bits: nu
 function countOf(c: Cpu, i: number, source: number): number {
   // source: 0 = constant 1, 1 = CL, 2 = imm8
   if (source === 0) return 1;
-  return (source === 1 ? c.r8[4] : c.store.imm[i]) & 31;
+  return (source === 1 ? c.r8[4] : c.store[i + Ins.Imm]) & 31;
 }
 
 function shiftE8(c: Cpu, i: number, source: number): void {
   const v = readE8(c, i);
   const n = countOf(c, i, source);
   if (n === 0) return;
-  rewriteE8(c, i, shiftOp(c, c.store.sub[i], v, n, 8));
+  rewriteE8(c, i, shiftOp(c, c.store[i + Ins.Sub], v, n, 8));
 }
 function shiftE16(c: Cpu, i: number, source: number): void {
   const v = readE16(c, i);
   const n = countOf(c, i, source);
   if (n === 0) return;
-  rewriteE16(c, i, shiftOp(c, c.store.sub[i], v, n, 16));
+  rewriteE16(c, i, shiftOp(c, c.store[i + Ins.Sub], v, n, 16));
 }
 function shiftE32(c: Cpu, i: number, source: number): void {
   const v = readE32(c, i) >>> 0;
   const n = countOf(c, i, source);
   if (n === 0) return;
-  rewriteE32(c, i, shiftOp(c, c.store.sub[i], v, n, 32));
+  rewriteE32(c, i, shiftOp(c, c.store[i + Ins.Sub], v, n, 32));
 }
 
 export function shiftEb1(c: Cpu, i: number): void { shiftE8(c, i, 0); }
@@ -143,11 +144,11 @@ export function shiftEdIb(c: Cpu, i: number): void { shiftE32(c, i, 2); }
 /** SHLD/SHRD: `sub` bit 0 = right (SHRD), bit 1 = count from CL. */
 export function shldEwGw(c: Cpu, i: number): void {
   const d = c.store;
-  const dst = readE16(c, i), src = c.r16[d.reg[i]];
-  const n = ((d.sub[i] & 2) !== 0 ? c.r8[4] : d.imm[i]) & 31;
+  const dst = readE16(c, i), src = c.r16[d[i + Ins.Reg]];
+  const n = ((d[i + Ins.Sub] & 2) !== 0 ? c.r8[4] : d[i + Ins.Imm]) & 31;
   if (n === 0) return;
   let r: number, cf: number;
-  if ((d.sub[i] & 1) === 0) {
+  if ((d[i + Ins.Sub] & 1) === 0) {
     const wide = ((dst << 16) | src) >>> 0;
     const shifted = n <= 16 ? wide << n : (wide << n) | (dst << (n - 16));
     r = (shifted >>> 16) & 0xffff;
@@ -163,11 +164,11 @@ export function shldEwGw(c: Cpu, i: number): void {
 }
 export function shldEdGd(c: Cpu, i: number): void {
   const d = c.store;
-  const dst = readE32(c, i), src = c.regs[d.reg[i]];
-  const n = ((d.sub[i] & 2) !== 0 ? c.r8[4] : d.imm[i]) & 31;
+  const dst = readE32(c, i), src = c.regs[d[i + Ins.Reg]];
+  const n = ((d[i + Ins.Sub] & 2) !== 0 ? c.r8[4] : d[i + Ins.Imm]) & 31;
   if (n === 0) return;
   let r: number, cf: number;
-  if ((d.sub[i] & 1) === 0) {
+  if ((d[i + Ins.Sub] & 1) === 0) {
     r = (dst << n) | (src >>> (32 - n));
     cf = (dst >>> (32 - n)) & 1;
   } else {

@@ -2,7 +2,7 @@
  * Stack instructions: PUSH/POP of registers, segment registers, immediates and memory,
  * PUSHA/POPA, PUSHF/POPF, ENTER/LEAVE.
  */
-import { Reg, Seg } from '../decoded.js';
+import { Reg, Seg, Ins } from '../decoded.js';
 import { Flag } from '../flags.js';
 import type { Cpu } from '../cpu.js';
 
@@ -11,12 +11,12 @@ import { VEC_UD } from '../exceptions.js';
 import { loadSegment } from './data.js';
 import { readE16, readE32 } from './operands.js';
 
-export function pushRw(c: Cpu, i: number): void { c.push16(c.r16[c.store.reg[i]]); }
-export function pushRd(c: Cpu, i: number): void { c.push32(c.regs[c.store.reg[i]]); }
-export function popRw(c: Cpu, i: number): void { const v = c.pop16(); c.r16[c.store.reg[i]] = v; }
-export function popRd(c: Cpu, i: number): void { const v = c.pop32(); c.regs[c.store.reg[i]] = v; }
-export function pushIw(c: Cpu, i: number): void { c.push16(c.store.imm[i]); }
-export function pushId(c: Cpu, i: number): void { c.push32(c.store.imm[i]); }
+export function pushRw(c: Cpu, i: number): void { c.push16(c.r16[c.store[i + Ins.Reg]]); }
+export function pushRd(c: Cpu, i: number): void { c.push32(c.regs[c.store[i + Ins.Reg]]); }
+export function popRw(c: Cpu, i: number): void { const v = c.pop16(); c.r16[c.store[i + Ins.Reg]] = v; }
+export function popRd(c: Cpu, i: number): void { const v = c.pop32(); c.regs[c.store[i + Ins.Reg]] = v; }
+export function pushIw(c: Cpu, i: number): void { c.push16(c.store[i + Ins.Imm]); }
+export function pushId(c: Cpu, i: number): void { c.push32(c.store[i + Ins.Imm]); }
 export function pushEw(c: Cpu, i: number): void { c.push16(readE16(c, i)); }
 export function pushEd(c: Cpu, i: number): void { c.push32(readE32(c, i)); }
 
@@ -28,7 +28,7 @@ export function popEw(c: Cpu, i: number): void {
   const d = c.store;
   const sp = c.regs[Reg.ESP];
   const v = c.pop16();
-  if (d.mem[i] === 0) { c.r16[d.rm[i]] = v; return; }
+  if (d[i + Ins.Mem] === 0) { c.r16[d[i + Ins.Rm]] = v; return; }
   try {
     c.write16(c.ea(i, 2), v);
   } catch (e) {
@@ -40,7 +40,7 @@ export function popEd(c: Cpu, i: number): void {
   const d = c.store;
   const sp = c.regs[Reg.ESP];
   const v = c.pop32();
-  if (d.mem[i] === 0) { c.regs[d.rm[i]] = v; return; }
+  if (d[i + Ins.Mem] === 0) { c.regs[d[i + Ins.Rm]] = v; return; }
   try {
     c.write32(c.ea(i, 4), v);
   } catch (e) {
@@ -50,23 +50,23 @@ export function popEd(c: Cpu, i: number): void {
 }
 
 /** PUSH Sreg (`sub` = segment). */
-export function pushSw(c: Cpu, i: number): void { c.push16(c.segSel[c.store.sub[i]]); }
+export function pushSw(c: Cpu, i: number): void { c.push16(c.segSel[c.store[i + Ins.Sub]]); }
 /** PUSH Sreg with 32-bit operand size: a dword slot whose low word is the selector. */
 export function pushSd(c: Cpu, i: number): void {
   const sp = (c.regs[Reg.ESP] - 4) & c.stackMask;
-  c.write16(c.segLinear(Seg.SS, sp, 4), c.segSel[c.store.sub[i]]);
+  c.write16(c.segLinear(Seg.SS, sp, 4), c.segSel[c.store[i + Ins.Sub]]);
   c.setStackPointer(sp);
 }
 export function popSw(c: Cpu, i: number): void {
   const sp = c.regs[Reg.ESP] & c.stackMask;
   const v = c.read16(c.segLinear(Seg.SS, sp, 2));
-  loadSegment(c, c.store.sub[i], v);
+  loadSegment(c, c.store[i + Ins.Sub], v);
   c.setStackPointer(sp + 2);
 }
 export function popSd(c: Cpu, i: number): void {
   const sp = c.regs[Reg.ESP] & c.stackMask;
   const v = c.read16(c.segLinear(Seg.SS, sp, 4));
-  loadSegment(c, c.store.sub[i], v);
+  loadSegment(c, c.store[i + Ins.Sub], v);
   c.setStackPointer(sp + 4);
 }
 
@@ -130,8 +130,8 @@ export function enterD(c: Cpu, i: number): void { enter(c, i, 4); }
 
 function enter(c: Cpu, i: number, size: number): void {
   const d = c.store;
-  const frameSize = d.imm[i] & 0xffff;
-  const level = d.imm2[i] & 31;
+  const frameSize = d[i + Ins.Imm] & 0xffff;
+  const level = d[i + Ins.Imm2] & 31;
   const mask = c.stackMask;
   let sp = c.regs[Reg.ESP] & mask;
   let bp = c.regs[Reg.EBP] & mask;

@@ -8,7 +8,7 @@
  * recognised in the middle of a long REP as on hardware and a fault leaves the registers
  * describing exactly the iterations completed.
  */
-import { Pfx, Reg, Seg } from '../decoded.js';
+import { Pfx, Reg, Seg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 
 import { getZF, setSub, Flag } from '../flags.js';
@@ -95,11 +95,11 @@ const ADVANCES = [3, 3, 2, 1, 2, 2, 1];
 /** Execute string operation `kind` (with any REP prefix) for instruction `i`. */
 export function stringOp(c: Cpu, i: number, kind: number, size: number): void {
   const d = c.store;
-  const prefix = d.prefix[i];
+  const prefix = d[i + Ins.Prefix];
   const a32 = (prefix & Pfx.Addr32) !== 0;
   const amask = a32 ? -1 : 0xffff;
   const step = (c.flagsReg & Flag.DF) !== 0 ? -size : size;
-  const srcSeg = d.seg[i];
+  const srcSeg = d[i + Ins.Seg];
   const adv = ADVANCES[kind];
   const rep = prefix & (Pfx.Rep | Pfx.Repne);
   if (rep === 0) {

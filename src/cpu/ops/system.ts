@@ -4,7 +4,7 @@
  * (LGDT LIDT SGDT SIDT), SMSW/LMSW/CLTS, MOV to/from control registers, INVD/WBINVD/
  * INVLPG, and the invalid-opcode handler.
  */
-import { Pfx, Reg } from '../decoded.js';
+import { Pfx, Reg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { Shadow } from '../shadow.js';
 
@@ -13,16 +13,16 @@ import { materialize, Flag } from '../flags.js';
 import { readE16, writeE16 } from './operands.js';
 
 // Port I/O: `imm` holds the port for the immediate forms; DX otherwise.
-export function inALIb(c: Cpu, i: number): void { c.r8[0] = c.io.read(c.store.imm[i] & 0xff, 1); }
-export function inAXIb(c: Cpu, i: number): void { c.r16[0] = c.io.read(c.store.imm[i] & 0xff, 2); }
-export function inEAXIb(c: Cpu, i: number): void { c.regs[0] = c.io.read(c.store.imm[i] & 0xff, 4); }
+export function inALIb(c: Cpu, i: number): void { c.r8[0] = c.io.read(c.store[i + Ins.Imm] & 0xff, 1); }
+export function inAXIb(c: Cpu, i: number): void { c.r16[0] = c.io.read(c.store[i + Ins.Imm] & 0xff, 2); }
+export function inEAXIb(c: Cpu, i: number): void { c.regs[0] = c.io.read(c.store[i + Ins.Imm] & 0xff, 4); }
 export function inALDX(c: Cpu): void { c.r8[0] = c.io.read(c.r16[Reg.EDX << 1], 1); }
 export function inAXDX(c: Cpu): void { c.r16[0] = c.io.read(c.r16[Reg.EDX << 1], 2); }
 export function inEAXDX(c: Cpu): void { c.regs[0] = c.io.read(c.r16[Reg.EDX << 1], 4); }
 /** OUT ends the block: the device may raise an interrupt or stop the VM. */
-export function outIbAL(c: Cpu, i: number): void { c.io.write(c.store.imm[i] & 0xff, 1, c.r8[0]); c.breakBlock = true; }
-export function outIbAX(c: Cpu, i: number): void { c.io.write(c.store.imm[i] & 0xff, 2, c.r16[0]); c.breakBlock = true; }
-export function outIbEAX(c: Cpu, i: number): void { c.io.write(c.store.imm[i] & 0xff, 4, c.regs[0]); c.breakBlock = true; }
+export function outIbAL(c: Cpu, i: number): void { c.io.write(c.store[i + Ins.Imm] & 0xff, 1, c.r8[0]); c.breakBlock = true; }
+export function outIbAX(c: Cpu, i: number): void { c.io.write(c.store[i + Ins.Imm] & 0xff, 2, c.r16[0]); c.breakBlock = true; }
+export function outIbEAX(c: Cpu, i: number): void { c.io.write(c.store[i + Ins.Imm] & 0xff, 4, c.regs[0]); c.breakBlock = true; }
 export function outDXAL(c: Cpu): void { c.io.write(c.r16[Reg.EDX << 1], 1, c.r8[0]); c.breakBlock = true; }
 export function outDXAX(c: Cpu): void { c.io.write(c.r16[Reg.EDX << 1], 2, c.r16[0]); c.breakBlock = true; }
 export function outDXEAX(c: Cpu): void { c.io.write(c.r16[Reg.EDX << 1], 4, c.regs[0]); c.breakBlock = true; }
@@ -62,7 +62,7 @@ export function nop(): void { /* no operation */ }
 export function fpuEscape(c: Cpu, i: number): void {
   if ((c.cr0 & 4) !== 0) c.raise(VEC_NM);
   const d = c.store;
-  if (d.mem[i] !== 0 && d.sub[i] !== 0) c.ea(i, d.sub[i]);
+  if (d[i + Ins.Mem] !== 0 && d[i + Ins.Sub] !== 0) c.ea(i, d[i + Ins.Sub]);
 }
 
 /** WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set. */
@@ -73,24 +73,24 @@ export function fwait(c: Cpu): void {
 /** LGDT/LIDT (`sub` 2 = GDT, 3 = IDT): 16-bit operand size keeps 24 bits of the base. */
 export function loadDescriptorTable(c: Cpu, i: number): void {
   const d = c.store;
-  if (d.mem[i] === 0) c.raise(VEC_UD);
+  if (d[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 6);
   const limit = c.read16(lin);
   let base = c.read32((lin + 2) | 0);
-  if ((d.prefix[i] & Pfx.Op32) === 0) base &= 0x00ffffff;
-  if (d.sub[i] === 2) { c.gdtrLimit = limit; c.gdtrBase = base; }
+  if ((d[i + Ins.Prefix] & Pfx.Op32) === 0) base &= 0x00ffffff;
+  if (d[i + Ins.Sub] === 2) { c.gdtrLimit = limit; c.gdtrBase = base; }
   else { c.idtrLimit = limit; c.idtrBase = base; }
 }
 
 /** SGDT/SIDT (`sub` 0 = GDT, 1 = IDT). */
 export function storeDescriptorTable(c: Cpu, i: number): void {
   const d = c.store;
-  if (d.mem[i] === 0) c.raise(VEC_UD);
+  if (d[i + Ins.Mem] === 0) c.raise(VEC_UD);
   const lin = c.ea(i, 6);
-  const isGdt = d.sub[i] === 0;
+  const isGdt = d[i + Ins.Sub] === 0;
   const limit = isGdt ? c.gdtrLimit : c.idtrLimit;
   let base = isGdt ? c.gdtrBase : c.idtrBase;
-  if ((d.prefix[i] & Pfx.Op32) === 0) base &= 0x00ffffff;
+  if ((d[i + Ins.Prefix] & Pfx.Op32) === 0) base &= 0x00ffffff;
   c.write16(lin, limit);
   c.write32((lin + 2) | 0, base);
 }
@@ -98,7 +98,7 @@ export function storeDescriptorTable(c: Cpu, i: number): void {
 /** SMSW r/m16 (a 32-bit register destination receives all of CR0). */
 export function smsw(c: Cpu, i: number): void {
   const d = c.store;
-  if (d.mem[i] === 0 && (d.prefix[i] & Pfx.Op32) !== 0) c.regs[d.rm[i]] = c.cr0;
+  if (d[i + Ins.Mem] === 0 && (d[i + Ins.Prefix] & Pfx.Op32) !== 0) c.regs[d[i + Ins.Rm]] = c.cr0;
   else writeE16(c, i, c.cr0 & 0xffff);
 }
 
@@ -123,20 +123,20 @@ function writeCr0(c: Cpu, value: number): void {
 export function movRdCr(c: Cpu, i: number): void {
   const d = c.store;
   let v: number;
-  switch (d.reg[i]) {
+  switch (d[i + Ins.Reg]) {
     case 0: v = c.cr0; break;
     case 2: v = c.cr2; break;
     case 3: v = c.cr3; break;
     case 4: v = c.cr4; break;
     default: return c.raise(VEC_UD);
   }
-  c.regs[d.rm[i]] = v;
+  c.regs[d[i + Ins.Rm]] = v;
 }
 
 /** MOV CRn, r32. */
 export function movCrRd(c: Cpu, i: number): void {
-  const d = c.store, v = c.regs[d.rm[i]];
-  switch (d.reg[i]) {
+  const d = c.store, v = c.regs[d[i + Ins.Rm]];
+  switch (d[i + Ins.Reg]) {
     case 0: writeCr0(c, v); return;
     case 2: c.cr2 = v; return;
     case 3: c.cr3 = v; c.flushTlb(); return;
@@ -151,7 +151,7 @@ export function movCrRd(c: Cpu, i: number): void {
 /** INVD/WBINVD: no caches are modelled. INVLPG: drop cached translations. */
 export function invd(): void { /* no caches modelled */ }
 export function invlpg(c: Cpu, i: number): void {
-  if (c.store.mem[i] === 0) c.raise(VEC_UD);
+  if (c.store[i + Ins.Mem] === 0) c.raise(VEC_UD);
   c.flushTlb();
 }
 
@@ -164,13 +164,13 @@ export function tooLong(c: Cpu): void { c.raise(VEC_GP, 0); }
 /** MOV r32, DRn: DR4/DR5 alias DR6/DR7 (CR4.DE is not supported). */
 export function movRdDr(c: Cpu, i: number): void {
   const d = c.store;
-  c.regs[d.rm[i]] = c.debugRegs[debugIndex(d.reg[i])];
+  c.regs[d[i + Ins.Rm]] = c.debugRegs[debugIndex(d[i + Ins.Reg])];
 }
 
 /** MOV DRn, r32 (breakpoints are stored but not yet armed). */
 export function movDrRd(c: Cpu, i: number): void {
   const d = c.store;
-  c.debugRegs[debugIndex(d.reg[i])] = c.regs[d.rm[i]];
+  c.debugRegs[debugIndex(d[i + Ins.Reg])] = c.regs[d[i + Ins.Rm]];
 }
 
 function debugIndex(n: number): number {
