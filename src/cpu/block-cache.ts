@@ -8,11 +8,10 @@
  * frame's blocks, so self-modifying code is correct by construction. When the store or the
  * block table is full everything is flushed (a later tier may evict more finely).
  */
-import { Ins } from './decoded.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { NPT_CODE } from '../memory/npt.js';
 import type { Cpu } from './cpu.js';
-import type { DecodedStore } from './decoded.js';
+import { Ins, type DecodedStore } from './decoded.js';
 import { Decoder } from './decoder.js';
 
 /** Sizes of the lookup table and block table (a `const enum`, so the hot lookup loads no module variables). */

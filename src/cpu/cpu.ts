@@ -113,7 +113,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   inhibitAt = -1;
   /** The single-step trap is held off at the boundary where instructionCount equals this (MOV SS, POP SS). */
   trapInhibitAt = -1;
-  /** SHADOW_* bits set by the executing instruction (STI, MOV SS); resolved when its block stops. */
+  /** Shadow bits set by the executing instruction (STI, MOV SS); resolved when its block stops. */
   pendingShadow = 0;
   /** Set by a triple fault; cleared by reset. */
   shutdown = false;
@@ -471,6 +471,11 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     const vector = this.fault.vector;
     this.eip = this.instrStart;
     if ((this.cr0 & 1) !== 0) throw new CpuHostError(`protected-mode exception delivery (vector ${vector}) is not implemented yet`);
+    this.deliverOrEscalate(vector);
+  }
+
+  /** Deliver `vector`; if that faults, deliver #DF; if that faults too, shut down. */
+  private deliverOrEscalate(vector: number): void {
     if (this.tryInterruptReal(vector)) return;
     if (vector !== VEC_DF && this.tryInterruptReal(VEC_DF)) return;
     this.shutdown = true;
@@ -536,15 +541,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     if (this.instructionCount === this.trapInhibitAt && !this.eventDelivered && !this.halted && !this.stopRequested) {
       this.runBlocks(this.instructionCount + 1);
     }
-    if (!this.eventDelivered && !this.halted && !this.shutdown) this.tryInterruptReal(VEC_DB) || this.deliverNestedFailure();
-  }
-
-  /** The single-step trap itself could not be delivered: double fault, then shutdown. */
-  private deliverNestedFailure(): void {
-    if (this.tryInterruptReal(VEC_DF)) return;
-    this.shutdown = true;
-    this.halted = true;
-    this.requestStop();
+    if (!this.eventDelivered && !this.halted && !this.shutdown) this.deliverOrEscalate(VEC_DB);
   }
 
   /** Turn the shadow requested by the instruction just retired into the boundary it applies to. */

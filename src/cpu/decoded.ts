@@ -5,7 +5,10 @@
  * Basic blocks are runs of consecutive records (block-cache.ts).
  */
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/**
+ * `Ins.Prefix` bits. Hot-path constants in the CPU are `const enum`s: the compiler inlines
+ * them, where a module-level `const` costs a load and a hole check at every use in V8.
+ */
 export const enum Pfx {
   Rep = 1,
   Repne = 2,
@@ -14,7 +17,7 @@ export const enum Pfx {
   Lock = 16,
 }
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** Segment register numbers (x86 encoding order). */
 export const enum Seg {
   ES = 0,
   CS = 1,
@@ -27,7 +30,7 @@ export const enum Seg {
 export const SEG_CS = Seg.CS;
 export const SEG_SS = Seg.SS;
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** General register numbers (x86 encoding order), then the always-zero pseudo register for absent base/index. */
 export const enum Reg {
   EAX = 0,
   ECX = 1,
@@ -39,12 +42,6 @@ export const enum Reg {
   EDI = 7,
   Zero = 8,
 }
-
-/** Register-file index of the permanently-zero pseudo register used for absent base/index. */
-
-/** `prefix` bits. */
-
-/** Segment register numbers (x86 encoding order). */
 
 /**
  * Word offsets of the fields of one decoded instruction. Instructions are stored as

@@ -9,10 +9,11 @@
  * `lres`, `lbits`) and set `lazy` to the set of status flags that must be derived from
  * that record when read. Flags outside `lazy` live in `cpu.flagsReg`.
  * Carry/borrow/overflow formulas work from bit `lbits-1` of the operands and result, so
- * ADC/SBB (whose result includes the carry-in) share the ADD/SUB classes.
+ * ADC (whose result includes the carry-in) shares the ADD class; SBB has a class of its
+ * own so that conditions after a plain subtraction can compare the operands directly.
  */
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** EFLAGS bits; `Status` is the six arithmetic status flags. */
 export const enum Flag {
   CF = 0x0001,
   Reserved1 = 0x0002,
@@ -50,7 +51,10 @@ export const FLAG_AC = Flag.AC;
 export const FLAG_ID = Flag.ID;
 export const STATUS_FLAGS = Flag.Status;
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/**
+ * Lazy operation classes: Add (ADD, ADC, INC with CF kept eager), Sub (SUB, CMP, NEG, DEC,
+ * CMPS/SCAS), Logic (AND, OR, XOR, TEST, and records whose CF/OF/AF are eager), Sbb.
+ */
 export const enum Lop {
   Add = 1,
   Sub = 2,
@@ -58,10 +62,6 @@ export const enum Lop {
   /** SBB: a - b - borrow; flags as for Sub, but the operands alone do not decide conditions. */
   Sbb = 4,
 }
-
-/** The six arithmetic status flags. */
-
-/** Lazy operation classes. */
 
 /** Parity flag for each byte value: Flag.PF when the count of set bits is even. */
 export const PARITY: Uint8Array = (() => {

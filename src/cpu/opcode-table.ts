@@ -12,7 +12,6 @@
 import { Seg } from './decoded.js';
 import { BitOp } from './ops/bits.js';
 import { HOT_HANDLERS, type Handler } from './dispatch.js';
-
 import * as alu from './ops/alu.js';
 import * as bcd from './ops/bcd.js';
 import * as bits from './ops/bits.js';

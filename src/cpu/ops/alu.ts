@@ -9,7 +9,7 @@ import type { Cpu } from '../cpu.js';
 import { Flag, Lop, getCF, setIncDec, setLogic, setSub } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** ALU operation kinds in encoding order (the `Ins.Sub` field of ALU instructions). */
 export const enum AluKind {
   Add = 0,
   Or = 1,

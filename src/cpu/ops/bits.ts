@@ -9,7 +9,7 @@ import type { Cpu } from '../cpu.js';
 import { condition, materialize, Flag } from '../flags.js';
 import { readE16, readE32, writeE8 } from './operands.js';
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** BT family: test, set, reset, complement. */
 export const enum BitOp {
   Test = 0,
   Set = 1,

@@ -5,7 +5,6 @@
  */
 import { Pfx, Reg, Seg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-
 import { VEC_BP, VEC_BR, VEC_DB, VEC_GP, VEC_OF, VEC_UD } from '../exceptions.js';
 import { condition, getOF, getZF, Flag } from '../flags.js';
 import { readE16, readE32 } from './operands.js';

@@ -6,7 +6,6 @@
 import { Pfx, Reg, Seg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { Shadow } from '../shadow.js';
-
 import { VEC_UD } from '../exceptions.js';
 import { getCF, materialize, setAdd, setSub, Flag } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8, writeE16, writeE32, writeE8 } from './operands.js';

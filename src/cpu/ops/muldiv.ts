@@ -6,7 +6,6 @@
  */
 import { Reg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-
 import { VEC_DE } from '../exceptions.js';
 import { setResultWith } from '../flags.js';
 import { readE16, readE32, readE8 } from './operands.js';

@@ -11,7 +11,7 @@ import type { Cpu } from '../cpu.js';
 import { getCF, materialize, setResultWith, Flag } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8 } from './operands.js';
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** Group-2 shift/rotate kinds in ModRM.reg order. */
 export const enum ShiftKind {
   Rol = 0,
   Ror = 1,

@@ -5,9 +5,7 @@
 import { Reg, Seg, Ins } from '../decoded.js';
 import { Flag } from '../flags.js';
 import type { Cpu } from '../cpu.js';
-
 import { VEC_UD } from '../exceptions.js';
-
 import { loadSegment } from './data.js';
 import { readE16, readE32 } from './operands.js';
 

@@ -10,10 +10,9 @@
  */
 import { Pfx, Reg, Seg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
-
 import { getZF, setSub, Flag } from '../flags.js';
 
-/** Constants inlined by the compiler (a `const enum`): no module-variable load on the hot path. */
+/** String operations handled by `stringOp`. */
 export const enum StringOp {
   Movs = 0,
   Cmps = 1,

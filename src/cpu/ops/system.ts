@@ -7,7 +7,6 @@
 import { Pfx, Reg, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { Shadow } from '../shadow.js';
-
 import { CpuHostError, VEC_GP, VEC_NM, VEC_UD } from '../exceptions.js';
 import { materialize, Flag } from '../flags.js';
 import { readE16, writeE16 } from './operands.js';
