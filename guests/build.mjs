@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 export const GUESTS_DIR = dirname(fileURLToPath(import.meta.url));
 /** Shared include files (port constants, serial routines); nasm needs the trailing slash. */
 export const LIB_DIR = join(GUESTS_DIR, 'lib') + '/';
+/** Protected-mode guest library (boot to 32-bit mode, TAP reporting, exception stubs). */
+export const PM_LIB_DIR = join(GUESTS_DIR, 'pm', 'lib') + '/';
 
 /**
  * Every image we build: its source (relative to guests/), its output (relative to the
@@ -28,6 +30,17 @@ export const GUEST_IMAGES = [
   { source: 'hello/hello.asm', output: 'hello/hello.bin', defines: {} },
   { source: 'bench/bench.asm', output: 'bench/bench.bin', defines: {} },
   { source: 'bench/bench.asm', output: 'bench/bench-short.bin', defines: { REPEATS: '1' } },
+  { source: 'bench/bench32.asm', output: 'bench/bench32-flat.bin', defines: {} },
+  { source: 'bench/bench32.asm', output: 'bench/bench32-paged.bin', defines: { PAGING: '1' } },
+  { source: 'bench/bench32.asm', output: 'bench/bench32-flat-short.bin', defines: { REPEATS: '1' } },
+  { source: 'bench/bench32.asm', output: 'bench/bench32-paged-short.bin', defines: { PAGING: '1', REPEATS: '1' } },
+  { source: 'pm/pm-rings.asm', output: 'pm/pm-rings.bin', defines: {} },
+  { source: 'pm/pm-paging.asm', output: 'pm/pm-paging.bin', defines: {} },
+  { source: 'pm/pm-exceptions.asm', output: 'pm/pm-exceptions.bin', defines: {} },
+  { source: 'pm/pm-tasks.asm', output: 'pm/pm-tasks.bin', defines: {} },
+  { source: 'pm/pm-v86.asm', output: 'pm/pm-v86.bin', defines: {} },
+  { source: 'pm/pm-fpu.asm', output: 'pm/pm-fpu.bin', defines: {} },
+  { source: 'pm/pm-triple.asm', output: 'pm/pm-triple.bin', defines: {} },
 ];
 
 /** Exit statuses of the command line, by meaning. */
@@ -58,7 +71,7 @@ export function assembleImage(image, outDir) {
   const outputPath = join(outDir, image.output);
   mkdirSync(dirname(outputPath), { recursive: true });
   const defineArgs = Object.entries(image.defines).map(([name, value]) => `-D${name}=${value}`);
-  const args = ['-f', 'bin', '-I', LIB_DIR, ...defineArgs, '-o', outputPath, sourcePath];
+  const args = ['-f', 'bin', '-I', LIB_DIR, '-I', PM_LIB_DIR, ...defineArgs, '-o', outputPath, sourcePath];
   const run = spawnSync(nasmCommand(), args, { encoding: 'utf8' });
   if (run.error || run.status !== 0) {
     const diagnostics = run.error ? String(run.error.message) : `${run.stderr}${run.stdout}`;

@@ -14,7 +14,10 @@ if (!existsSync(out)) {
 }
 const report = JSON.parse(readFileSync(out, 'utf8'));
 const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+// A test file that failed without running any test (an import or syntax error) counts as
+// one failure; failed describe blocks are not counted again on top of their tests.
+const brokenFiles = (report.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
+const failed = (report.numFailedTests ?? 0) + brokenFiles;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
 process.exit(failed > 0 || run.status !== 0 ? 1 : 0);

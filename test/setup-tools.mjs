@@ -1,5 +1,6 @@
 // Makes sure the external tools the test suite needs are installed (today: nasm, which
-// rebuilds the guest ROMs for test/unit/guests/rebuild.test.ts).
+// rebuilds the guest ROMs for test/unit/guests/rebuild.test.ts, and a gcc that builds 32-bit
+// programs, for the native runner of test/differential/host-cpu.test.ts).
 //
 //   node test/setup-tools.mjs
 //
@@ -8,16 +9,39 @@
 // script still exits 0: the tests that need the tool then fail in CI or skip elsewhere.
 // Fast and silent apart from one line when everything is already present.
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Debian packages that provide the tools the tests need, keyed by command name. */
-export const REQUIRED_TOOLS = Object.freeze({ nasm: 'nasm' });
+export const REQUIRED_TOOLS = Object.freeze({ nasm: 'nasm', 'gcc -m32': 'gcc-multilib' });
 
 /** True when the command can be started (probed with `-v`, which nasm and apt-get accept). */
 export function commandExists(command) {
   const probe = spawnSync(command, ['-v'], { stdio: 'ignore' });
   return !probe.error;
+}
+
+/**
+ * True when `gcc -m32` can compile and link a program (gcc alone is not enough: the 32-bit
+ * C library and libgcc come with Debian's gcc-multilib).
+ */
+export function gccM32Works() {
+  const dir = mkdtempSync(join(tmpdir(), 'setup-tools-'));
+  try {
+    const src = join(dir, 'probe.c');
+    writeFileSync(src, 'int main(void) { return 0; }\n');
+    const probe = spawnSync('gcc', ['-m32', '-o', join(dir, 'probe'), src], { stdio: 'ignore' });
+    return !probe.error && probe.status === 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** True when a required tool is usable (`gcc -m32` is probed by compiling; others with `-v`). */
+function toolPresent(command) {
+  return command === 'gcc -m32' ? gccM32Works() : commandExists(command);
 }
 
 /** True when this process runs as root (POSIX only; false elsewhere). */
@@ -54,7 +78,7 @@ function installWithApt(command, debianPackage, log) {
   if (!runAptGet(['install', '-y', '-qq', debianPackage], log)) {
     log(`setup-tools: apt-get install ${debianPackage} failed`);
   }
-  return commandExists(command);
+  return toolPresent(command);
 }
 
 /**
@@ -64,7 +88,7 @@ function installWithApt(command, debianPackage, log) {
 export function ensureTools(log = (line) => console.log(line)) {
   const missing = [];
   for (const [command, debianPackage] of Object.entries(REQUIRED_TOOLS)) {
-    if (commandExists(command)) continue;
+    if (toolPresent(command)) continue;
     if (installWithApt(command, debianPackage, log)) {
       log(`setup-tools: ${command} installed`);
     } else {

@@ -7,11 +7,20 @@
  * the memory layer reports any write to such a frame and `invalidateFrame` drops the
  * frame's blocks, so self-modifying code is correct by construction. When the store or the
  * block table is full everything is flushed (a later tier may evict more finely).
+ *
+ * Page-crossing blocks: a block never starts a second linear page, but its last instruction
+ * may end on the next one, whose bytes come through another translation. That translation
+ * can change (a PTE rewritten then INVLPG, another CR3, or the same first frame mapped at
+ * another linear address whose next page maps elsewhere) while the first frame stays the
+ * same. Such a block is cached in its slot under the mode value `mode + Crossing`, which the
+ * hot lookup never matches; the miss path then reuses it only if the current translation
+ * of its last byte still lands in the frame it was decoded from (`blockSecond`), so only
+ * those blocks pay for a check. Both frames are marked as code.
  */
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { NPT_CODE } from '../memory/npt.js';
 import type { Cpu } from './cpu.js';
-import { Ins, type DecodedStore } from './decoded.js';
+import { Ins, Seg, type DecodedStore } from './decoded.js';
 import { Decoder } from './decoder.js';
 
 /** Sizes of the lookup table and block table (a `const enum`, so the hot lookup loads no module variables). */
@@ -19,6 +28,10 @@ const enum Geometry {
   CacheBits = 16,
   CacheSize = 1 << 16,
   MaxBlocks = 1 << 16,
+}
+/** Added to a slot's mode for a page-crossing block (revalidated on every lookup). */
+const enum SlotMode {
+  Crossing = 2,
 }
 /** Most instructions one block may hold. */
 export const MAX_BLOCK_LENGTH = 64;
@@ -31,6 +44,8 @@ export class BlockCache {
   /** Bytes of code each block covers. */
   private readonly blockBytes = new Uint16Array(Geometry.MaxBlocks);
   private readonly blockSlot = new Int32Array(Geometry.MaxBlocks);
+  /** For a page-crossing block: the guest frame its last byte was fetched from. */
+  private readonly blockSecond = new Int32Array(Geometry.MaxBlocks);
   private readonly cacheKey = new Int32Array(Geometry.CacheSize);
   private readonly cacheMode = new Int8Array(Geometry.CacheSize).fill(-1);
   private readonly cacheBlock = new Int32Array(Geometry.CacheSize);
@@ -62,6 +77,10 @@ export class BlockCache {
   }
 
   private decode(cpu: Cpu, ip: number, phys: number, slot: number, mode: number): number {
+    if (slot >= 0 && this.cacheKey[slot] === (phys | 0) && this.cacheMode[slot] === mode + SlotMode.Crossing) {
+      const b = this.cacheBlock[slot];
+      if (this.secondPageUnchanged(cpu, ip, b, mode)) return b;
+    }
     if (this.blockCount >= Geometry.MaxBlocks || (this.storeTop + MAX_BLOCK_LENGTH) * Ins.Stride > this.store.length) this.flush();
     const first = this.storeTop;
     const result = this.decoder.decodeBlock(cpu, this.store, first, ip, MAX_BLOCK_LENGTH);
@@ -77,12 +96,22 @@ export class BlockCache {
     }
     this.blockSlot[b] = slot;
     this.cacheKey[slot] = phys | 0;
-    this.cacheMode[slot] = mode;
+    this.cacheMode[slot] = result.crosses ? mode + SlotMode.Crossing : mode;
     this.cacheBlock[slot] = b;
     this.watchFrame(phys >>> 12, b);
     const lastFrame = result.lastPhys >>> 12;
+    this.blockSecond[b] = lastFrame;
     if (lastFrame !== phys >>> 12) this.watchFrame(lastFrame, b);
     return b;
+  }
+
+  /** Whether page-crossing block `b`, entered at `ip`, still fetches its last byte from the frame it was decoded from. */
+  private secondPageUnchanged(cpu: Cpu, ip: number, b: number, mode: number): boolean {
+    const bytes = this.blockBytes[b];
+    if (mode === 0 && ip + bytes > 0x10000) return false;
+    const lastLin = (cpu.segBase[Seg.CS] + ((ip + bytes - 1) & cpu.ipMask)) | 0;
+    const phys = cpu.codePhysical(lastLin);
+    return phys >= 0 && phys >>> 12 === this.blockSecond[b];
   }
 
   private watchFrame(frame: number, block: number): void {

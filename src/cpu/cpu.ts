@@ -10,21 +10,33 @@
  * write entry exists only for frames already marked dirty and not holding decoded code,
  * so steady-state writes pay nothing and self-modifying code is caught by the slow path.
  *
- * This issue's CPU runs real mode (including 32-bit operands and addressing through the
- * 66/67 prefixes); protected mode and paging plug into `physical()` and the segment loads.
+ * Modes: real mode, protected mode (segment loads, gates, far transfers, tasks and the IDT
+ * live in protected/*; descriptor-checked loads keep the hidden segment caches here) and
+ * virtual-8086 mode; paging (paging.ts) fills the soft TLB, which keeps separate
+ * supervisor and user sets selected by CPL. Each segment has a read view (index s) and a
+ * write view (s + SegView.Write) whose fast-path limit is -1 whenever the access needs more
+ * than a limit compare (unusable, expand-down, read-only, execute-only, alignment checks):
+ * those accesses go through `segmentSlow`.
  */
 import type { GuestMemory, MemoryObserver } from '../memory/guest-memory.js';
 import { NPT_CODE } from '../memory/npt.js';
 import type { Persist, SavedState } from '../persist/persist.js';
-import { StateReader } from '../persist/persist.js';
+import { StateError, StateReader } from '../persist/persist.js';
 import { BlockCache } from './block-cache.js';
-import { createDecodedStore, Ins, Reg, Seg, type DecodedStore } from './decoded.js';
-import { GuestFault, CpuHostError, VEC_DB, VEC_DF, VEC_GP, VEC_SS } from './exceptions.js';
+import { createDecodedStore, Ins, Reg, Seg, SegView, type DecodedStore } from './decoded.js';
+import { GuestFault, CpuHostError, VEC_AC, VEC_DB, VEC_DF, VEC_GP, VEC_PF, VEC_SS } from './exceptions.js';
 import { statusFlags, type LazyFlagState, Flag } from './flags.js';
 import { dispatch } from './dispatch.js';
 import { Shadow } from './shadow.js';
 import { HANDLERS } from './opcode-table.js';
 import type { InterruptSource, PortIo } from './port-io.js';
+import { Fpu } from './fpu/fpu.js';
+import { CPUID_SIGNATURE } from './cpuid.js';
+import { deliverProtected, EventKind } from './protected/interrupts.js';
+import { MsrFile } from './msr.js';
+import { realModeAttr, SegAttr, SysType } from './protected/descriptor.js';
+import { VEC_PF as PAGING_PF, VEC_UD as PAGING_UD, VEC_GP as PAGING_GP } from './exceptions.js';
+import { Cr0, Cr4, PageWalker } from './paging.js';
 
 /** Why `run()` returned. */
 export const enum RunExit {
@@ -39,10 +51,37 @@ export const enum RunExit {
 }
 
 const TLB_PAGES = 1 << 20;
-/** Filled TLB pages remembered for cheap flushes; past this a flush clears both 4 MiB tables. */
+/** Filled TLB pages remembered for cheap flushes; past this a flush clears the whole tables. */
 const TLB_TRACK = 1 << 16;
 const A20_ON = -1;
 const A20_OFF = ~(1 << 20);
+/** 2^32: translations at or above it (PAE) lie outside the guest-physical space. */
+const FOUR_GIB = 0x1_0000_0000;
+
+/** Per-page bookkeeping of the soft TLB (`tlbPageState`). */
+const enum TlbPage {
+  /** The page is in `tlbFilled`: a flush visits it. */
+  Tracked = 1,
+  /** Its entries come from a global translation: MOV CR3 keeps them. */
+  Global = 2,
+}
+
+/** Low bits of a `tlbPhys` entry; the rest is the guest-physical page address. */
+const enum PhysEntry {
+  Valid = 1,
+  /** Guest paging allows a write at this privilege and the mapping entry's D flag is set. */
+  Writable = 2,
+}
+
+/** One privilege level's soft-TLB tables, indexed by linear page. */
+class TlbSet {
+  /** Host byte address of the frame for reads (0 = no entry). */
+  readonly read = new Int32Array(TLB_PAGES);
+  /** Host byte address for writes: only frames already dirty and not holding code. */
+  readonly write = new Int32Array(TLB_PAGES);
+  /** With paging: guest-physical page | PhysEntry bits (0 = no entry). */
+  readonly phys = new Int32Array(TLB_PAGES);
+}
 
 /** Options for a CPU. */
 export interface CpuOptions {
@@ -54,6 +93,14 @@ export interface CpuOptions {
 export interface CpuState extends SavedState {
   regs: number[]; eip: number; eflags: number;
   segSel: number[]; segBase: number[]; segLimit: number[];
+  /** Segment attribute words (protected/descriptor.ts) and the current privilege level. */
+  segAttr: number[]; cpl: number;
+  ldtr: { sel: number; base: number; limit: number };
+  tr: { sel: number; base: number; limit: number; attr: number };
+  /** PAE PDPTE registers (lo/hi dword pairs), kept apart from memory as hardware does. */
+  pdpte: number[];
+  /** Model-specific registers and the x87 unit. */
+  msr: unknown; fpu: unknown;
   cr0: number; cr2: number; cr3: number; cr4: number;
   gdtrBase: number; gdtrLimit: number; idtrBase: number; idtrLimit: number;
   halted: boolean; a20: boolean; instructionCount: number;
@@ -80,9 +127,40 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   stackMask = 0xffff;
 
   readonly segSel = new Uint16Array(6);
-  readonly segBase = new Int32Array(6);
+  /** Segment bases: index s for segment s, mirrored at s + SegView.Write. */
+  readonly segBase = new Int32Array(16);
   /** Segment limits as unsigned numbers (real mode: 0xFFFF). */
-  readonly segLimit = new Float64Array(6);
+  readonly segLimit = new Float64Array(16);
+  /**
+   * Segment attributes from the descriptor's high dword, bits 8-23 shifted down by 8:
+   * bits 0-3 type, 4 S, 5-6 DPL, 7 P, 12 AVL, 14 D/B, 15 G (see SegAttr).
+   */
+  readonly segAttr = new Int32Array(6);
+  /**
+   * The descriptor limits themselves. `segLimit` is the limit the fast paths compare
+   * against: equal to this for ordinary segments, -1 (always "over") for unusable (null)
+   * and expand-down segments, whose checks happen in `segmentSlow`.
+   */
+  readonly segTrueLimit = new Float64Array(6);
+  /** Current privilege level (0-3). */
+  cpl = 0;
+  /** Alignment checking is active (CR0.AM, EFLAGS.AC, CPL 3): see updateAlignmentChecks. */
+  alignmentChecks = false;
+  /** LDTR and TR: selector and hidden base/limit (TR also its descriptor attribute word). */
+  ldtrSel = 0; ldtrBase = 0; ldtrLimit = 0;
+  trSel = 0; trBase = 0; trLimit = 0; trAttr = 0;
+  /** The two dwords of the descriptor read last (protected/segments.ts `readDescriptor`). */
+  descLo = 0; descHi = 0;
+  /** Set while delivering an exception or external interrupt: faults then carry EXT = 1. */
+  deliveringExternal = false;
+  /** Set by a task switch once committed: a fault now belongs to the new task (EIP kept). */
+  faultInNewTask = false;
+  /** Faults delivered since creation (they count against `run()` budgets). */
+  faultsDelivered = 0;
+  /** The x87 FPU. */
+  readonly fpu = new Fpu();
+  /** The model-specific registers (TSC, SYSENTER MSRs...). */
+  readonly msr = new MsrFile();
 
   cr0 = 0x60000010;
   cr2 = 0;
@@ -127,13 +205,30 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   /** Linear address of the last memory operand resolved by `ea()` (read-modify-write reuse). */
   lastLinear = 0;
 
-  // Memory and the soft TLB.
+  // Memory and the soft TLB: one set of tables for supervisor accesses (CPL 0-2) and one for
+  // user accesses (CPL 3, allocated when first needed); setCpl points tlbRead/tlbWrite/tlbPhys
+  // at the current set, so a privilege change costs no flush.
   mem8: Uint8Array;
   memView: DataView;
-  private readonly tlbRead = new Int32Array(TLB_PAGES);
-  private readonly tlbWrite = new Int32Array(TLB_PAGES);
+  private readonly supTlb = new TlbSet();
+  private usrTlb: TlbSet | null = null;
+  private tlbRead: Int32Array = this.supTlb.read;
+  private tlbWrite: Int32Array = this.supTlb.write;
+  private tlbPhys: Int32Array = this.supTlb.phys;
+  /** The current set is the user one. */
+  private tlbUser = false;
   private readonly tlbFilled = new Int32Array(TLB_TRACK);
   private tlbFilledCount = 0;
+  /** TlbPage bits per linear page. */
+  private readonly tlbPageState = new Uint8Array(TLB_PAGES);
+  /** Per 4 MiB linear region: some entry there came from a 4 MiB or 2 MiB page (INVLPG drops the region). */
+  private readonly tlbLargeRegion = new Uint8Array(1024);
+  private tlbHasLarge = false;
+  /** The guest page walker, holding the PAE PDPTE registers. */
+  readonly walker = new PageWalker();
+  /** Statistics: entries into the read and write slow paths (a TLB miss or a page-crossing access). */
+  readSlowCount = 0;
+  writeSlowCount = 0;
   private readonly unsubscribeGrow: () => void;
 
   readonly store: DecodedStore;
@@ -167,17 +262,16 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   /** Power-on / RESET state: real mode, CS:IP = F000:FFF0 with CS base FFFF0000. */
   reset(): void {
     this.regs.fill(0);
-    this.regs[Reg.EDX] = 0x00000600; // family 6 signature in DX after reset
+    this.regs[Reg.EDX] = CPUID_SIGNATURE; // the processor signature in EDX after reset
     this.eip = 0xfff0;
     this.ipMask = 0xffff;
     this.stackMask = 0xffff;
-    for (let s = 0; s < 6; s++) {
-      this.segSel[s] = 0;
-      this.segBase[s] = 0;
-      this.segLimit[s] = 0xffff;
-    }
-    this.segSel[Seg.CS] = 0xf000;
-    this.segBase[Seg.CS] = 0xffff0000 | 0;
+    for (let s = 0; s < 6; s++) this.loadSegmentCache(s, 0, 0, 0xffff, realModeAttr(0));
+    this.loadSegmentCache(Seg.CS, 0xf000, 0xffff0000, 0xffff, realModeAttr(0));
+    this.setCpl(0);
+    this.ldtrSel = 0; this.ldtrBase = 0; this.ldtrLimit = 0xffff;
+    this.trSel = 0; this.trBase = 0; this.trLimit = 0xffff; this.trAttr = SysType.Tss32Busy | SegAttr.Present;
+    this.deliveringExternal = false;
     this.cr0 = 0x60000010; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0;
     this.gdtrBase = 0; this.gdtrLimit = 0xffff; this.idtrBase = 0; this.idtrLimit = 0x3ff;
     this.flagsReg = Flag.Reserved1;
@@ -187,6 +281,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.inhibitAt = -1;
     this.trapInhibitAt = -1;
     this.a20Mask = A20_ON;
+    this.fpu.reset();
+    this.msr.reset(this.instructionCount);
     this.flushTlb();
   }
 
@@ -201,14 +297,73 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   setFlags(value: number): void {
     this.flagsReg = (value | Flag.Reserved1) & ~0x8028;
     this.lazy = 0;
+    if (this.alignmentChecks || (value & Flag.AC) !== 0) this.updateAlignmentChecks();
   }
 
   // ---------------------------------------------------------------- registers and segments
 
-  /** Load a segment register as real mode does: selector, base = selector * 16; limit kept. */
+  /**
+   * Fill segment register `seg`'s hidden cache directly (descriptor loads, SYSENTER/SYSEXIT,
+   * task switches, state restore). `attr` is an attribute word (protected/descriptor.ts).
+   * For CS this also sets the code size; for SS the stack width. CPL is set separately.
+   */
+  loadSegmentCache(seg: number, selector: number, base: number, limit: number, attr: number): void {
+    this.segSel[seg] = selector & 0xffff;
+    this.segBase[seg] = base | 0;
+    this.segBase[seg + SegView.Write] = base | 0;
+    this.segAttr[seg] = attr & SegAttr.Mask;
+    this.segTrueLimit[seg] = limit >>> 0;
+    this.refreshSegmentViews(seg);
+    if (seg === Seg.CS) this.ipMask = (attr & SegAttr.DB) !== 0 ? -1 : 0xffff;
+    else if (seg === Seg.SS) this.stackMask = (attr & SegAttr.DB) !== 0 ? -1 : 0xffff;
+  }
+
+  /**
+   * Recompute the fast-path limits of segment `seg`'s read view (index seg) and write view
+   * (seg + SegView.Write). A view whose accesses need more than a limit compare (unusable,
+   * expand-down, not readable/writable, alignment checking on) gets -1, which sends every
+   * access through `segmentSlow`.
+   */
+  private refreshSegmentViews(seg: number): void {
+    const attr = this.segAttr[seg], limit = this.segTrueLimit[seg];
+    const present = (attr & SegAttr.Present) !== 0;
+    const isCode = (attr & SegAttr.Code) !== 0;
+    const expandDown = !isCode && (attr & SegAttr.DC) !== 0;
+    const simple = present && !expandDown && !this.alignmentChecks;
+    this.segLimit[seg] = simple && (!isCode || (attr & SegAttr.RW) !== 0) ? limit : -1;
+    this.segLimit[seg + SegView.Write] = simple && !isCode && (attr & SegAttr.RW) !== 0 ? limit : -1;
+  }
+
+  /**
+   * Re-evaluate alignment checking (CR0.AM, EFLAGS.AC, CPL 3); called when any of them may
+   * have changed. While it is on, every segment access takes the slow path, which checks it.
+   */
+  updateAlignmentChecks(): void {
+    const on = (this.cr0 & 0x40000) !== 0 && (this.flagsReg & Flag.AC) !== 0 && this.cpl === 3;
+    if (on === this.alignmentChecks) return;
+    this.alignmentChecks = on;
+    for (let s = 0; s < 6; s++) this.refreshSegmentViews(s);
+  }
+
+  /** Change the current privilege level (the soft TLB keeps separate user/supervisor views). */
+  setCpl(cpl: number): void {
+    this.cpl = cpl;
+    if (this.alignmentChecks || cpl === 3) this.updateAlignmentChecks();
+    if ((cpl === 3) !== this.tlbUser) this.selectTlb(cpl === 3);
+  }
+
+  /**
+   * Load a segment register as real mode does: selector, base = selector * 16; the hidden
+   * limit and attributes are kept (a segment made unusable by a null selector in protected
+   * mode becomes a present 64 KiB segment again).
+   */
   loadSegmentReal(seg: number, selector: number): void {
     this.segSel[seg] = selector & 0xffff;
     this.segBase[seg] = (selector & 0xffff) << 4;
+    this.segBase[seg + SegView.Write] = (selector & 0xffff) << 4;
+    if ((this.segAttr[seg] & SegAttr.Present) === 0) {
+      this.loadSegmentCache(seg, selector, (selector & 0xffff) << 4, 0xffff, realModeAttr(0));
+    }
   }
 
   /** Write SP or ESP according to the stack width. */
@@ -228,9 +383,29 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     throw f;
   }
 
-  /** A memory operand does not fit inside its segment's limit. */
-  segmentOverrun(seg: number): never {
-    return this.raise(seg === Seg.SS ? VEC_SS : VEC_GP, 0);
+  /**
+   * The slow segment check, reached when `offset..offset+size-1` is not below `segLimit`:
+   * an expand-down segment's valid range is above its limit (up to 0xFFFF or 0xFFFFFFFF by
+   * its B bit); an unusable (null) segment faults; otherwise the access overruns the limit.
+   * Faults are #SS(0) for SS and #GP(0) for the others. Returns the linear address.
+   */
+  segmentSlow(view: number, offset: number, size: number): number {
+    const seg = view & 7;
+    const vector = seg === Seg.SS ? VEC_SS : VEC_GP;
+    const attr = this.segAttr[seg];
+    if ((attr & SegAttr.Present) === 0) this.raise(vector, 0);
+    const isCode = (attr & SegAttr.Code) !== 0;
+    // Type checks apply in protected mode only (real mode ignores a cached code type).
+    const denied = view >= SegView.Write ? isCode || (attr & SegAttr.RW) === 0 : isCode && (attr & SegAttr.RW) === 0;
+    if (denied && (this.cr0 & 1) !== 0) this.raise(VEC_GP, 0);
+    const start = offset >>> 0, end = start + size - 1;
+    if (!isCode && (attr & SegAttr.DC) !== 0) {
+      const upper = (attr & SegAttr.DB) !== 0 ? 0xffffffff : 0xffff;
+      if (start <= this.segTrueLimit[seg] || end > upper) this.raise(vector, 0);
+    } else if (end > this.segTrueLimit[seg]) this.raise(vector, 0);
+    const lin = (this.segBase[seg] + offset) | 0;
+    if (this.alignmentChecks && size > 1 && (lin & (size > 8 ? 7 : size - 1)) !== 0) this.raise(VEC_AC, 0);
+    return lin;
   }
 
   /** Linear address of instruction `i`'s memory operand, checked against the segment limit. */
@@ -239,8 +414,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     const r = this.regs;
     const off = (r[d[i + Ins.Base]] + (r[d[i + Ins.Index]] << d[i + Ins.Scale]) + d[i + Ins.Disp]) & d[i + Ins.Amask];
     const s = d[i + Ins.Seg];
-    if ((off >>> 0) + size - 1 > this.segLimit[s]) this.segmentOverrun(s);
-    const lin = (this.segBase[s] + off) | 0;
+    const lin = (off >>> 0) + size - 1 > this.segLimit[s] ? this.segmentSlow(s, off, size) : (this.segBase[s] + off) | 0;
     this.lastLinear = lin;
     return lin;
   }
@@ -254,7 +428,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** Linear address for `offset` in segment `seg`, checked against the limit for `size` bytes. */
   segLinear(seg: number, offset: number, size: number): number {
-    if ((offset >>> 0) + size - 1 > this.segLimit[seg]) this.segmentOverrun(seg);
+    if ((offset >>> 0) + size - 1 > this.segLimit[seg]) return this.segmentSlow(seg, offset, size);
     return (this.segBase[seg] + offset) | 0;
   }
 
@@ -306,24 +480,85 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.writeSlow(lin, 4, value);
   }
 
-  /** Guest-physical address for a linear one (paging comes with protected mode). */
+  /**
+   * Guest-physical address of an instruction fetch at `lin` (the run loop's block lookup and
+   * the decoder). With paging it goes through the current TLB set, walking on a miss: #PF
+   * with a read's error code if the fetch is not allowed (P6 has no NX). A page translated
+   * above 4 GiB (PAE) holds only FF bytes, which decode as FF /7: #UD.
+   */
   physical(lin: number): number {
-    return (lin & this.a20Mask) >>> 0;
+    if ((this.cr0 & Cr0.PG) === 0) return (lin & this.a20Mask) >>> 0;
+    const e = this.tlbPhys[lin >>> 12];
+    if (e !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return this.fetchSlow(lin);
+  }
+
+  private fetchSlow(lin: number): number {
+    const phys = this.translate(lin, false);
+    if (phys >= FOUR_GIB) this.raise(PAGING_UD);
+    return phys;
+  }
+
+  /**
+   * Like `physical` but never faults and writes no CR2: -1 when a fetch at `lin` would fault
+   * or lands above 4 GiB (the block cache validates page-crossing blocks with it).
+   */
+  codePhysical(lin: number): number {
+    if ((this.cr0 & Cr0.PG) === 0) return (lin & this.a20Mask) >>> 0;
+    const e = this.tlbPhys[lin >>> 12];
+    if (e !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    const phys = this.walk(lin, false);
+    return phys < 0 || phys >= FOUR_GIB ? -1 : phys;
+  }
+
+  /**
+   * Guest-physical address for a data access at `lin` with the current privilege; with
+   * paging a miss walks the page tables and a refused access raises #PF (CR2 = `lin`).
+   * The result may be >= 2^32 (PAE): outside guest memory.
+   */
+  private translate(lin: number, write: boolean): number {
+    if ((this.cr0 & Cr0.PG) === 0) return (lin & this.a20Mask) >>> 0;
+    const e = this.tlbPhys[lin >>> 12];
+    if (e !== 0 && (!write || (e & PhysEntry.Writable) !== 0)) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    const phys = this.walk(lin, write);
+    if (phys < 0) {
+      this.cr2 = lin | 0;
+      this.raise(PAGING_PF, this.walker.errorCode);
+    }
+    return phys;
+  }
+
+  /** Walk the guest page tables and cache the result in the current set; -1 on a fault. */
+  private walk(lin: number, write: boolean): number {
+    const w = this.walker;
+    if (!w.walk(this, lin, write, this.tlbUser)) return -1;
+    if (w.phys >= FOUR_GIB) return w.phys;
+    const phys = (w.phys & this.a20Mask) >>> 0;
+    const page = lin >>> 12;
+    this.setPageGlobal(page, w.global);
+    if (w.large) {
+      this.tlbLargeRegion[page >>> 10] = 1;
+      this.tlbHasLarge = true;
+    }
+    this.tlbPhys[page] = (phys & ~0xfff) | PhysEntry.Valid | (w.writable ? PhysEntry.Writable : 0);
+    return phys;
   }
 
   private readSlow(lin: number, size: number): number {
+    this.readSlowCount++;
     if (size > 1 && ((lin & 0xfff) + size > 0x1000)) {
       let v = 0;
       for (let k = 0; k < size; k++) v |= this.readByteSlow((lin + k) | 0) << (8 * k);
       return size === 4 ? v | 0 : v >>> 0;
     }
-    const phys = this.physical(lin);
+    const phys = this.translate(lin, false);
+    if (phys >= FOUR_GIB) return size === 1 ? 0xff : size === 2 ? 0xffff : -1;
     const host = this.memory.translateRead(phys);
     if (host < 0) {
       const v = size === 1 ? this.memory.read8(phys) : size === 2 ? this.memory.read16(phys) : this.memory.read32(phys);
       return v;
     }
-    this.fillTlb(this.tlbRead, lin, host);
+    this.fillHost(this.tlbRead, lin, host);
     const at = host;
     return size === 1 ? this.mem8[at] : size === 2 ? this.memView.getUint16(at, true) : this.memView.getInt32(at, true);
   }
@@ -335,11 +570,18 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   }
 
   private writeSlow(lin: number, size: number, value: number): void {
+    this.writeSlowCount++;
     if (size > 1 && ((lin & 0xfff) + size > 0x1000)) {
+      // Both pages must allow the write before any byte lands (a precise #PF).
+      if ((this.cr0 & Cr0.PG) !== 0) {
+        this.translate(lin, true);
+        this.translate(((lin | 0xfff) + 1) | 0, true);
+      }
       for (let k = 0; k < size; k++) this.write8((lin + k) | 0, (value >>> (8 * k)) & 0xff);
       return;
     }
-    const phys = this.physical(lin);
+    const phys = this.translate(lin, true);
+    if (phys >= FOUR_GIB) return;
     const host = this.memory.translateWrite(phys);
     if (host < 0) {
       if (size === 1) this.memory.write8(phys, value & 0xff);
@@ -352,29 +594,204 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     else if (size === 2) this.memView.setUint16(at, value, true);
     else this.memView.setInt32(at, value, true);
     // Cache the writable mapping unless the frame went back to holding code meanwhile.
-    if ((this.memory.npt.flagsOf(phys >>> 12) & NPT_CODE) === 0) this.fillTlb(this.tlbWrite, lin, host);
+    if ((this.memory.npt.flagsOf(phys >>> 12) & NPT_CODE) === 0) this.fillHost(this.tlbWrite, lin, host);
   }
 
-  private fillTlb(tlb: Int32Array, lin: number, hostPageOrAddress: number): void {
+  // Implicit supervisor accesses (SDM vol. 3A §4.6: descriptor tables, IDT, TSS, and the
+  // stack of an interrupt going to ring 0 are accessed with supervisor rights at any CPL).
+
+  /** Read a byte at a linear address with supervisor rights. */
+  sysRead8(lin: number): number {
+    if (!this.tlbUser) return this.read8(lin);
+    this.selectTlb(false);
+    try { return this.read8(lin); } finally { this.selectTlb(true); }
+  }
+
+  /** Read a word (unsigned) at a linear address with supervisor rights. */
+  sysRead16(lin: number): number {
+    if (!this.tlbUser) return this.read16(lin);
+    this.selectTlb(false);
+    try { return this.read16(lin); } finally { this.selectTlb(true); }
+  }
+
+  /** Read a dword (as int32) at a linear address with supervisor rights. */
+  sysRead32(lin: number): number {
+    if (!this.tlbUser) return this.read32(lin);
+    this.selectTlb(false);
+    try { return this.read32(lin); } finally { this.selectTlb(true); }
+  }
+
+  /** Write a byte at a linear address with supervisor rights. */
+  sysWrite8(lin: number, value: number): void {
+    if (!this.tlbUser) { this.write8(lin, value); return; }
+    this.selectTlb(false);
+    try { this.write8(lin, value); } finally { this.selectTlb(true); }
+  }
+
+  /** Write a word at a linear address with supervisor rights. */
+  sysWrite16(lin: number, value: number): void {
+    if (!this.tlbUser) { this.write16(lin, value); return; }
+    this.selectTlb(false);
+    try { this.write16(lin, value); } finally { this.selectTlb(true); }
+  }
+
+  /** Write a dword at a linear address with supervisor rights. */
+  sysWrite32(lin: number, value: number): void {
+    if (!this.tlbUser) { this.write32(lin, value); return; }
+    this.selectTlb(false);
+    try { this.write32(lin, value); } finally { this.selectTlb(true); }
+  }
+
+  /** Point the fast paths at the user (CPL 3) or the supervisor set of TLB tables. */
+  private selectTlb(user: boolean): void {
+    let set = this.supTlb;
+    if (user) set = this.usrTlb ??= new TlbSet();
+    this.tlbRead = set.read;
+    this.tlbWrite = set.write;
+    this.tlbPhys = set.phys;
+    this.tlbUser = user;
+  }
+
+  // Control registers as far as paging is concerned (the instructions' own checks are in ops/system.ts).
+
+  /**
+   * Load CR3 (MOV CR3, and task switches that change it): with PAE paging the PDPTE
+   * registers are loaded first (#GP(0), nothing changed, if a present one has a reserved
+   * bit); non-global translations are flushed (SDM vol. 3A §4.10.4.1).
+   */
+  loadCr3(value: number): void {
+    if ((this.cr0 & Cr0.PG) !== 0 && (this.cr4 & Cr4.PAE) !== 0 && !this.walker.loadPdptes(this, value)) this.raise(PAGING_GP, 0);
+    this.cr3 = value | 0;
+    this.flushNonGlobal();
+  }
+
+  /**
+   * Set CR0 and CR4 (after the instruction's own checks). When the result is PAE paging and
+   * PG, CD, NW, PAE, PGE or PSE changed, the PDPTEs are loaded from CR3 first (#GP(0) and
+   * nothing changed if one is invalid; SDM §4.4.1). A change of PG, WP or PE in CR0 or of
+   * PGE, PSE or PAE in CR4 flushes every translation, global ones included (§4.10.4.1).
+   */
+  setControlRegisters(cr0: number, cr4: number): void {
+    const changed0 = this.cr0 ^ cr0, changed4 = this.cr4 ^ cr4;
+    const paePaging = (cr0 & Cr0.PG) !== 0 && (cr4 & Cr4.PAE) !== 0;
+    if (paePaging && ((changed0 & (Cr0.PG | Cr0.CD | Cr0.NW)) !== 0 || (changed4 & (Cr4.PAE | Cr4.PGE | Cr4.PSE)) !== 0)) {
+      if (!this.walker.loadPdptes(this, this.cr3)) this.raise(PAGING_GP, 0);
+    }
+    this.cr0 = cr0 | 0;
+    this.cr4 = cr4 | 0;
+    if ((changed0 & (Cr0.PG | Cr0.WP | Cr0.PE)) !== 0 || (changed4 & (Cr4.PGE | Cr4.PSE | Cr4.PAE)) !== 0) this.flushTlb();
+    // Back to real mode: privilege level 0 (CS keeps its cached selector and base).
+    if ((cr0 & Cr0.PE) === 0 && this.cpl !== 0) this.setCpl(0);
+    if ((changed0 & 0x40000) !== 0) this.updateAlignmentChecks();
+  }
+
+  /**
+   * INVLPG: drop the translations of the page holding `lin` in both sets, global or not. If
+   * a 4 MiB or 2 MiB page filled entries in its 4 MiB region, the whole region is dropped
+   * (one large-page TLB entry covers all of them).
+   */
+  invalidatePage(lin: number): void {
     const page = lin >>> 12;
+    if (this.tlbLargeRegion[page >>> 10] !== 0) {
+      const first = page & ~0x3ff;
+      for (let p = first; p < first + 1024; p++) this.dropPage(p);
+    } else {
+      this.dropPage(page);
+    }
+  }
+
+  // TLB bookkeeping.
+
+  private fillHost(tlb: Int32Array, lin: number, host: number): void {
+    const page = lin >>> 12;
+    if (this.tlbPageState[page] === 0) this.trackPage(page, TlbPage.Tracked);
+    tlb[page] = host & ~0xfff;
+  }
+
+  /** Add `page` to the flush list with state `state`. */
+  private trackPage(page: number, state: number): void {
     if (this.tlbFilledCount < TLB_TRACK) this.tlbFilled[this.tlbFilledCount] = page;
     this.tlbFilledCount++;
-    tlb[page] = hostPageOrAddress & ~0xfff;
+    this.tlbPageState[page] = state;
   }
 
-  /** Drop every cached translation. */
+  /** Give `page` the global status of a fresh walk; entries of the other status are dropped first, so all of a page's entries share one. */
+  private setPageGlobal(page: number, global: boolean): void {
+    const state = global ? TlbPage.Tracked | TlbPage.Global : TlbPage.Tracked;
+    const old = this.tlbPageState[page];
+    if (old === state) return;
+    if (old === 0) {
+      this.trackPage(page, state);
+      return;
+    }
+    this.clearPage(page);
+    this.tlbPageState[page] = state;
+  }
+
+  /** Zero `page`'s entries in both sets (its bookkeeping is the caller's). */
+  private clearPage(page: number): void {
+    const s = this.supTlb;
+    s.read[page] = 0; s.write[page] = 0; s.phys[page] = 0;
+    const u = this.usrTlb;
+    if (u !== null) { u.read[page] = 0; u.write[page] = 0; u.phys[page] = 0; }
+  }
+
+  /** INVLPG of one tracked page: entries gone, still on the flush list. */
+  private dropPage(page: number): void {
+    if (this.tlbPageState[page] === 0) return;
+    this.clearPage(page);
+    this.tlbPageState[page] = TlbPage.Tracked;
+  }
+
+  /** Zero every table of both sets. */
+  private clearAllTables(): void {
+    const s = this.supTlb, u = this.usrTlb;
+    s.read.fill(0); s.write.fill(0); s.phys.fill(0);
+    if (u !== null) { u.read.fill(0); u.write.fill(0); u.phys.fill(0); }
+    this.tlbPageState.fill(0);
+  }
+
+  /** Zero the write entries of one set. */
+  private clearWrites(w: Int32Array): void {
+    if (this.tlbFilledCount > TLB_TRACK) w.fill(0);
+    else for (let k = 0; k < this.tlbFilledCount; k++) w[this.tlbFilled[k]] = 0;
+  }
+
+  /** Drop every cached translation, global ones included. */
   flushTlb(): void {
     if (this.tlbFilledCount > TLB_TRACK) {
-      this.tlbRead.fill(0);
-      this.tlbWrite.fill(0);
+      this.clearAllTables();
     } else {
       for (let k = 0; k < this.tlbFilledCount; k++) {
         const p = this.tlbFilled[k];
-        this.tlbRead[p] = 0;
-        this.tlbWrite[p] = 0;
+        this.clearPage(p);
+        this.tlbPageState[p] = 0;
       }
     }
     this.tlbFilledCount = 0;
+    if (this.tlbHasLarge) {
+      this.tlbLargeRegion.fill(0);
+      this.tlbHasLarge = false;
+    }
+  }
+
+  /** Drop the non-global translations (MOV CR3); globals exist only while CR4.PGE = 1. */
+  private flushNonGlobal(): void {
+    if (this.tlbFilledCount > TLB_TRACK) {
+      this.flushTlb();
+      return;
+    }
+    let kept = 0;
+    for (let k = 0; k < this.tlbFilledCount; k++) {
+      const p = this.tlbFilled[k];
+      if ((this.tlbPageState[p] & TlbPage.Global) !== 0) {
+        this.tlbFilled[kept++] = p;
+      } else {
+        this.clearPage(p);
+        this.tlbPageState[p] = 0;
+      }
+    }
+    this.tlbFilledCount = kept;
   }
 
   /** Gate or ungate address line 20 (keyboard controller / port 0x92). */
@@ -398,8 +815,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
 
   /** @inheritdoc */
   writesRevoked(): void {
-    if (this.tlbFilledCount > TLB_TRACK) this.tlbWrite.fill(0);
-    else for (let k = 0; k < this.tlbFilledCount; k++) this.tlbWrite[this.tlbFilled[k]] = 0;
+    this.clearWrites(this.supTlb.write);
+    if (this.usrTlb !== null) this.clearWrites(this.usrTlb.write);
   }
 
   /** @inheritdoc */
@@ -468,19 +885,63 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
    * the processor down (triple fault).
    */
   private deliverFault(): void {
-    const vector = this.fault.vector;
-    this.eip = this.instrStart;
-    if ((this.cr0 & 1) !== 0) throw new CpuHostError(`protected-mode exception delivery (vector ${vector}) is not implemented yet`);
-    this.deliverOrEscalate(vector);
+    const f = this.fault;
+    this.faultsDelivered++;
+    // A fault while loading a new task's segments is delivered in the new task (EIP is its own).
+    if (this.faultInNewTask) this.faultInNewTask = false;
+    else this.eip = this.instrStart;
+    this.deliverOrEscalate(f.vector, f.hasErrorCode ? f.errorCode : -1);
   }
 
-  /** Deliver `vector`; if that faults, deliver #DF; if that faults too, shut down. */
-  private deliverOrEscalate(vector: number): void {
+  /**
+   * Deliver exception `vector` (`errorCode` < 0: none). In real mode a fault during delivery
+   * becomes #DF, and a fault delivering that shuts the processor down. In protected mode
+   * the SDM's classes decide (vol. 3 table 6-5): contributory (#DE #TS #NP #SS #GP) after
+   * contributory, or #PF/contributory after #PF, give #DF; a benign first event lets the
+   * second be delivered on its own; anything faulting while delivering #DF shuts down.
+   */
+  private deliverOrEscalate(vector: number, errorCode = -1): void {
+    if ((this.cr0 & 1) !== 0) { this.deliverProtectedOrEscalate(vector, EventKind.Exception, errorCode); return; }
     if (this.tryInterruptReal(vector)) return;
     if (vector !== VEC_DF && this.tryInterruptReal(VEC_DF)) return;
     this.shutdown = true;
     this.halted = true;
     this.requestStop();
+  }
+
+  /** Protected-mode delivery of an exception or external interrupt with the double-fault rules. */
+  private deliverProtectedOrEscalate(vector: number, kind: EventKind, errorCode: number): void {
+    let first = kind === EventKind.External ? -1 : vector;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (this.tryDeliverProtected(vector, kind, errorCode)) return;
+      const second = this.fault.vector;
+      const secondCode = this.fault.hasErrorCode ? this.fault.errorCode : -1;
+      if (first === VEC_DF) break;
+      if (isContributory(second) && (isContributory(first) || first === VEC_PF) || (first === VEC_PF && second === VEC_PF)) {
+        vector = VEC_DF; errorCode = 0;
+      } else {
+        vector = second; errorCode = secondCode;
+      }
+      kind = EventKind.Exception;
+      first = vector;
+    }
+    this.shutdown = true;
+    this.halted = true;
+    this.requestStop();
+  }
+
+  /** One protected-mode delivery attempt; false if it faulted (the fault is in `this.fault`). */
+  private tryDeliverProtected(vector: number, kind: EventKind, errorCode: number): boolean {
+    this.deliveringExternal = kind === EventKind.Exception || kind === EventKind.External;
+    try {
+      deliverProtected(this, vector, kind, errorCode);
+      return true;
+    } catch (e) {
+      if (e !== this.fault) throw e;
+      return false;
+    } finally {
+      this.deliveringExternal = false;
+    }
   }
 
   /** Deliver an interrupt; false if delivering it faulted (state as before the attempt). */
@@ -511,7 +972,9 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   run(budget: number): RunExit {
     const end = this.instructionCount + budget;
     this.stopRequested = false;
-    while (this.instructionCount < end) {
+    // Delivered faults use budget too, so a fault that repeats forever cannot hang run().
+    const faultsAtStart = this.faultsDelivered;
+    while (this.instructionCount + (this.faultsDelivered - faultsAtStart) < end) {
       if (this.shutdown) return RunExit.TripleFault;
       if (this.stopRequested) return RunExit.Stopped;
       if (this.interruptLine && this.instructionCount !== this.inhibitAt && (this.flagsReg & Flag.IF) !== 0) {
@@ -530,7 +993,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     if (src === null || !src.hasPending()) return;
     const vector = src.acknowledge();
     this.halted = false;
-    this.interruptReal(vector);
+    if ((this.cr0 & 1) !== 0) this.deliverProtectedOrEscalate(vector, EventKind.External, -1);
+    else this.interruptReal(vector);
   }
 
   /** Execute one instruction, then take the single-step trap unless it delivered an event itself. */
@@ -541,7 +1005,10 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     if (this.instructionCount === this.trapInhibitAt && !this.eventDelivered && !this.halted && !this.stopRequested) {
       this.runBlocks(this.instructionCount + 1);
     }
-    if (!this.eventDelivered && !this.halted && !this.shutdown) this.deliverOrEscalate(VEC_DB);
+    if (!this.eventDelivered && !this.halted && !this.shutdown) {
+      this.debugRegs[6] |= 0x4000; // DR6.BS: the trap came from single-stepping
+      this.deliverOrEscalate(VEC_DB);
+    }
   }
 
   /** Turn the shadow requested by the instruction just retired into the boundary it applies to. */
@@ -574,6 +1041,8 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     try {
       for (;;) {
         blockIp = this.eip;
+        // A fault while looking up or decoding belongs to the block's first instruction.
+        first = 0; i = 0;
         const lin = (this.segBase[Seg.CS] + blockIp) | 0;
         const block = bc.lookup(this, blockIp, this.physical(lin));
         first = bc.blockFirst[block];
@@ -611,9 +1080,14 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   /** @inheritdoc */
   save(): CpuState {
     return {
-      version: 1,
+      version: 2,
       regs: Array.from(this.regs.subarray(0, 8)), eip: this.eip, eflags: this.getFlags(),
-      segSel: Array.from(this.segSel), segBase: Array.from(this.segBase, (b) => b >>> 0), segLimit: Array.from(this.segLimit),
+      segSel: Array.from(this.segSel), segBase: Array.from(this.segBase.subarray(0, 6), (b) => b >>> 0), segLimit: Array.from(this.segTrueLimit),
+      segAttr: Array.from(this.segAttr), cpl: this.cpl,
+      ldtr: { sel: this.ldtrSel, base: this.ldtrBase >>> 0, limit: this.ldtrLimit >>> 0 },
+      tr: { sel: this.trSel, base: this.trBase >>> 0, limit: this.trLimit >>> 0, attr: this.trAttr },
+      pdpte: Array.from(this.walker.pdpte),
+      msr: this.msr.save(), fpu: this.fpu.save(),
       cr0: this.cr0 >>> 0, cr2: this.cr2 >>> 0, cr3: this.cr3 >>> 0, cr4: this.cr4 >>> 0,
       gdtrBase: this.gdtrBase >>> 0, gdtrLimit: this.gdtrLimit, idtrBase: this.idtrBase >>> 0, idtrLimit: this.idtrLimit,
       halted: this.halted, a20: this.a20Enabled, instructionCount: this.instructionCount,
@@ -625,7 +1099,7 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   /** @inheritdoc */
   restore(state: unknown): void {
     const r = new StateReader(this.persistId, state);
-    r.version([1]);
+    const version = r.version([1, 2]);
     const u32 = 0xffffffff;
     const regs = r.ints('regs', -0x80000000, u32, 8, 8);
     const eip = r.int('eip', 0, u32);
@@ -642,14 +1116,36 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     const interruptShadow = r.bool('interruptShadow');
     const trapShadow = r.bool('trapShadow');
     const shutdown = r.bool('shutdown');
-    if ((cr[0] & 1) !== 0) throw new CpuHostError('cpu0: restoring protected-mode state is not supported yet');
+    // Version 1 (real mode only) had no attributes: real-mode segments, CPL 0.
+    const segAttr = version >= 2 ? r.ints('segAttr', 0, SegAttr.Mask, 6, 6) : [0, 1, 2, 3, 4, 5].map(() => realModeAttr(0));
+    const cpl = version >= 2 ? r.int('cpl', 0, 3) : 0;
+    const ldtr = version >= 2 ? r.object('ldtr') : null;
+    const tr = version >= 2 ? r.object('tr') : null;
+    const ldtrSel = ldtr ? ldtr.int('sel', 0, 0xffff) : 0, ldtrBase = ldtr ? ldtr.int('base', 0, u32) : 0, ldtrLimit = ldtr ? ldtr.int('limit', 0, u32) : 0xffff;
+    const trSel = tr ? tr.int('sel', 0, 0xffff) : 0, trBase = tr ? tr.int('base', 0, u32) : 0, trLimit = tr ? tr.int('limit', 0, u32) : 0xffff;
+    const trAttr = tr ? tr.int('attr', 0, SegAttr.Mask) : SysType.Tss32Busy | SegAttr.Present;
+    const pdpte = version >= 2 ? r.ints('pdpte', -0x80000000, 0x7fffffff, 8, 8) : new Array<number>(8).fill(0);
+    const rawState = state as { msr?: unknown; fpu?: unknown };
+    // Validate the sub-states on scratch instances first, so bad state changes nothing.
+    if (version >= 2) {
+      new MsrFile().restore(rawState.msr);
+      new Fpu().restore(rawState.fpu);
+    }
+    if (version === 1 && (cr[0] & 1) !== 0) throw new StateError(this.persistId, 'cr0', 'version 1 state cannot hold protected mode (PE set)');
+    if ((cr[0] & 1) === 0 && cpl !== 0) throw new StateError(this.persistId, 'cpl', `${cpl} in real mode (must be 0)`);
     for (let k = 0; k < 8; k++) this.regs[k] = regs[k];
     this.eip = eip;
     this.setFlags(eflags & ~(Flag.VM | Flag.RF));
-    for (let s = 0; s < 6; s++) {
-      this.segSel[s] = segSel[s];
-      this.segBase[s] = segBase[s] | 0;
-      this.segLimit[s] = segLimit[s];
+    for (let s = 0; s < 6; s++) this.loadSegmentCache(s, segSel[s], segBase[s], segLimit[s], segAttr[s]);
+    this.setCpl(cpl);
+    this.ldtrSel = ldtrSel; this.ldtrBase = ldtrBase | 0; this.ldtrLimit = ldtrLimit;
+    this.trSel = trSel; this.trBase = trBase | 0; this.trLimit = trLimit; this.trAttr = trAttr;
+    this.walker.pdpte.set(pdpte);
+    if (version >= 2) {
+      this.msr.restore(rawState.msr);
+      this.fpu.restore(rawState.fpu);
+    } else {
+      this.fpu.reset();
     }
     [this.cr0, this.cr2, this.cr3, this.cr4] = cr;
     [this.gdtrBase, this.gdtrLimit] = gdtr;
@@ -662,5 +1158,11 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
     this.a20Mask = a20 ? A20_ON : A20_OFF;
     this.flushTlb();
     this.blocks.flush();
+    this.updateAlignmentChecks();
   }
+}
+
+/** Contributory exceptions for the double-fault rules: #DE, #TS, #NP, #SS, #GP. */
+function isContributory(vector: number): boolean {
+  return vector === 0 || (vector >= 10 && vector <= 13);
 }

@@ -26,6 +26,17 @@ export const enum Seg {
   FS = 4,
   GS = 5,
 }
+/**
+ * Segment views: a memory operand's `Ins.Seg` is the segment register number for reads and
+ * reads-then-writes of a read view, plus `Write` when the instruction writes its operand,
+ * so that the same limit compare also enforces write permission (cpu.ts `segLimit`).
+ */
+export const enum SegView {
+  Write = 8,
+  /** Mask giving the segment register number of a view. */
+  Reg = 7,
+}
+
 /** The same values under their spec-style names, for code outside the CPU. */
 export const SEG_CS = Seg.CS;
 export const SEG_SS = Seg.SS;

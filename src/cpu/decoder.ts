@@ -11,7 +11,8 @@
  * block's last instruction ever needs EIP, and the run loop sets it just for that one.
  */
 import type { Cpu } from './cpu.js';
-import { DecodedStore, Pfx, Reg, Seg, Ins } from './decoded.js';
+import { DecodedStore, Pfx, Reg, Seg, SegView, Ins } from './decoded.js';
+import { VEC_GP } from './exceptions.js';
 import { IMM_AP, IMM_ENTER, IMM_IB, IMM_IBU, IMM_IV, IMM_IW, IMM_JB, IMM_JV, IMM_MOFFS, K_NONE, K_R16, K_R32, K_R8, K_RAW, OPCODES, TOO_LONG, UNDEFINED, type OpcodeEntry } from './opcode-table.js';
 
 /** What decoding a block produced. */
@@ -22,6 +23,12 @@ export interface DecodeResult {
   cacheable: boolean;
   /** Guest-physical address of the block's last byte. */
   lastPhys: number;
+  /**
+   * The last instruction continues on the next linear page, whose translation may change
+   * independently of the first page's: the block cache revalidates such a block's second
+   * frame on every lookup (block-cache.ts).
+   */
+  crosses: boolean;
 }
 
 const MAX_INSTRUCTION_BYTES = 15;
@@ -67,8 +74,12 @@ class Fetcher {
     return (this.base + (off & this.mask)) | 0;
   }
 
+  /** Next instruction byte; fetching beyond the CS limit is #GP(0) (protected mode). */
   u8(): number {
-    return this.cpu.read8(this.linear(this.pos++));
+    const k = this.pos++;
+    const cpu = this.cpu;
+    if ((cpu.cr0 & 1) !== 0 && (((this.ip + k) & this.mask) >>> 0) > cpu.segTrueLimit[Seg.CS]) cpu.raise(VEC_GP, 0);
+    return cpu.read8(this.linear(k));
   }
 
   s8(): number {
@@ -89,7 +100,7 @@ class Fetcher {
 /** Decoder state reused between calls (one per CPU). */
 export class Decoder {
   private readonly fetch = new Fetcher();
-  readonly result: DecodeResult = { count: 0, cacheable: true, lastPhys: 0 };
+  readonly result: DecodeResult = { count: 0, cacheable: true, lastPhys: 0, crosses: false };
 
   /**
    * Decode the basic block starting at CS:`ip` into `store` from record `first`, at most
@@ -105,10 +116,24 @@ export class Decoder {
     let lastLin = startLin;
     let cur = ip;
     let offset = 0;
+    const cr2 = cpu.cr2;
     for (let n = 0; n < max; n++) {
       f.reset(cpu, cur);
       const at = (first + n) * Ins.Stride;
-      const ends = this.decodeOne(cpu, store, at, f);
+      let ends: boolean;
+      if (n === 0) ends = this.decodeOne(cpu, store, at, f);
+      else {
+        // A later instruction whose bytes cannot be fetched (page fault, CS limit) ends the
+        // block before it: its fault is raised when it is reached as a block's first.
+        try {
+          ends = this.decodeOne(cpu, store, at, f);
+        } catch (e) {
+          if (e !== cpu.fault) throw e;
+          cpu.cr2 = cr2; // no #PF was delivered
+          res.cacheable = false;
+          break;
+        }
+      }
       offset += f.pos;
       store[at + Ins.Next] = offset;
       res.count++;
@@ -120,6 +145,7 @@ export class Decoder {
       if (ends || f.wrapped || nextLin >>> 12 !== startPage) break;
     }
     res.lastPhys = cpu.physical(lastLin);
+    res.crosses = lastLin >>> 12 !== startPage;
     const mem = cpu.memory;
     if (mem.translateRead(cpu.physical(startLin)) < 0 || mem.translateRead(res.lastPhys) < 0) res.cacheable = false;
     return res;
@@ -174,6 +200,7 @@ export class Decoder {
       if (entry.group !== null) entry = entry.group[modrmReg];
       if (entry === UNDEFINED) return this.emitSpecial(d, i, f, UNDEFINED);
       this.decodeModrm(d, i, f, modrm, entry, op32, addr32, seg);
+      if (entry.modrmInImm) d[i + Ins.Imm] = modrm;
     }
     if ((prefix & Pfx.Lock) !== 0 && (!entry.lockable || d[i + Ins.Mem] === 0)) return this.emitSpecial(d, i, f, UNDEFINED);
     if (entry.embedded) d[i + Ins.Reg] = viewIndex(entry.regKind, opcode & 7, op32);
@@ -181,6 +208,7 @@ export class Decoder {
     if (entry.accumulator) { d[i + Ins.Rm] = 0; d[i + Ins.Mem] = 0; }
     d[i + Ins.Sub] = entry.sub >= 0 ? entry.sub : modrmReg;
     this.decodeImmediate(d, i, f, entry.imm, op32, addr32);
+    if (entry.writes && d[i + Ins.Mem] !== 0) d[i + Ins.Seg] |= SegView.Write;
     if (f.pos > MAX_INSTRUCTION_BYTES) return this.emitSpecial(d, i, f, TOO_LONG);
     d[i + Ins.Op] = op32 ? entry.h32 : entry.h16;
     d[i + Ins.Len] = f.pos;

@@ -18,6 +18,7 @@ export const VEC_SS = 12; // stack-segment fault
 export const VEC_GP = 13; // general protection
 export const VEC_PF = 14;
 export const VEC_MF = 16;
+export const VEC_AC = 17; // alignment check
 
 /**
  * A guest-visible fault raised while executing an instruction. One instance per CPU is

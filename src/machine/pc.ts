@@ -47,6 +47,12 @@ export interface PcConfig {
   readonly serialOut?: (byte: number) => void;
   /** Receives every line the guest writes to the 0xE9 debug console. */
   readonly debugLog?: (line: string) => void;
+  /**
+   * What a triple fault (processor shutdown) does: 'stop' (default, like QEMU's
+   * -no-reboot: `run()` returns `triple-fault`) or 'reset' (the chipset resets the machine:
+   * CPU and devices to their power-on state, RAM kept, counted in `resets`).
+   */
+  readonly onTripleFault?: 'stop' | 'reset';
 }
 
 /** A configuration or image the board cannot use. */
@@ -146,13 +152,26 @@ export class PcMachine {
       this.deliverInput();
       const until = Math.min(end, now + sliceInstructions, Math.max(this.input.nextAt(), now + 1));
       const exit = this.cpu.run(until - now);
-      // A PC's chipset turns the shutdown cycle into a reset; until the platform devices
-      // arrive the board reports it so that the caller sees the guest crashed.
-      if (exit === RunExit.TripleFault) return { kind: 'triple-fault' };
+      // A PC's chipset turns the shutdown cycle into a reset; by default the board reports
+      // it instead, so that the caller sees the guest crashed.
+      if (exit === RunExit.TripleFault) {
+        if (this.config.onTripleFault !== 'reset') return { kind: 'triple-fault' };
+        this.resetAfterShutdown();
+      }
       // No interrupt controller is wired yet (it comes with the platform devices), so a
       // halted CPU can never be woken: report it instead of spinning.
       if (exit === RunExit.Halted && this.exitValue === null) return { kind: 'halted' };
     }
+  }
+
+  /** Times the machine was reset after a triple fault (`onTripleFault: 'reset'`). */
+  resets = 0;
+
+  /** The chipset's answer to a shutdown cycle: CPU and devices to power-on state, RAM kept. */
+  private resetAfterShutdown(): void {
+    this.resets++;
+    this.cpu.reset();
+    this.uart.reset();
   }
 
   /** The value the guest wrote to the debug-exit port, if it has. */

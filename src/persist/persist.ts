@@ -34,9 +34,10 @@ export class StateError extends Error {
 
 /** Helpers that validate one field of untrusted state and return it typed. */
 export class StateReader {
-  constructor(private readonly component: string, private readonly state: unknown) {
+  /** `prefix` names a nested record's fields in errors (`tr.base`); see `object()`. */
+  constructor(private readonly component: string, private readonly state: unknown, private readonly prefix = '') {
     if (typeof state !== 'object' || state === null) {
-      throw new StateError(component, '(root)', 'not an object');
+      throw new StateError(component, prefix || '(root)', 'not an object');
     }
   }
 
@@ -57,7 +58,7 @@ export class StateReader {
   int(name: string, min: number, max: number): number {
     const v = this.field(name);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new StateError(this.component, name, `expected an integer in [${min}, ${max}], got ${String(v)}`);
+      throw new StateError(this.component, this.prefix + name, `expected an integer in [${min}, ${max}], got ${String(v)}`);
     }
     return v;
   }
@@ -65,8 +66,17 @@ export class StateReader {
   /** A boolean. */
   bool(name: string): boolean {
     const v = this.field(name);
-    if (typeof v !== 'boolean') throw new StateError(this.component, name, `expected a boolean, got ${String(v)}`);
+    if (typeof v !== 'boolean') throw new StateError(this.component, this.prefix + name, `expected a boolean, got ${String(v)}`);
     return v;
+  }
+
+  /** A nested record, read with its own reader (errors name `component.field`). */
+  object(name: string): StateReader {
+    const v = this.field(name);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      throw new StateError(this.component, this.prefix + name, `expected an object, got ${String(v)}`);
+    }
+    return new StateReader(this.component, v, `${this.prefix}${name}.`);
   }
 
   /** An array of integers in [min, max] with a length in [minLen, maxLen]. */
@@ -74,12 +84,12 @@ export class StateReader {
     const v = this.field(name);
     const arr = ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v;
     if (!Array.isArray(arr) || arr.length < minLen || arr.length > maxLen) {
-      throw new StateError(this.component, name, `expected an array of ${minLen}..${maxLen} integers`);
+      throw new StateError(this.component, this.prefix + name, `expected an array of ${minLen}..${maxLen} integers`);
     }
     for (let i = 0; i < arr.length; i++) {
       const x = arr[i];
       if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
-        throw new StateError(this.component, `${name}[${i}]`, `expected an integer in [${min}, ${max}], got ${String(x)}`);
+        throw new StateError(this.component, `${this.prefix}${name}[${i}]`, `expected an integer in [${min}, ${max}], got ${String(x)}`);
       }
     }
     return arr as number[];

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: CPU speed of the real-mode interpreter.
+ * `npm run bench`: CPU speed of the interpreter, in real mode and in protected mode.
  *
  * Runs our CPU-bound benchmark guest (guests/bench: a sieve of Eratosthenes plus a 32-bit
  * checksum over the sieve, hundreds of millions of instructions) from the reset vector to
@@ -8,6 +8,11 @@
  * emulation costs on this machine today. A few micro-loops show the per-instruction cost
  * of common instruction mixes. `--profile` adds a sampled profile of the guest run (self
  * time per function), `--repeat N` runs the guest N times and reports the median.
+ *
+ * The same algorithm also runs as 32-bit protected-mode code (guests/bench/bench32.asm):
+ * once with flat segments and paging off, once through 4 KiB pages. Their MIPS are
+ * printed beside the real-mode figure with the ratio paged/unpaged and the acceptance
+ * target (paged at least 70 % of unpaged), judged from the measurements of this run.
  */
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -17,6 +22,8 @@ import { Host } from '../../src/vmm/host.js';
 
 const root = findRoot(dirname(fileURLToPath(import.meta.url)));
 const TARGET_MIPS = 80;
+/** Acceptance target: the paged protected-mode guest runs at least this share of the flat one. */
+const TARGET_PAGED_RATIO = 0.7;
 
 function findRoot(dir: string): string {
   for (let d = dir; ; d = dirname(d)) {
@@ -39,12 +46,58 @@ function runGuest(rom: Uint8Array, entry?: { cs: number; ip: number }, loads: { 
     memoryBytes: 16 << 20, rom: { name: 'bench.bin', data: rom }, entry, loads,
     serialOut: (b) => { serial += String.fromCharCode(b); },
   });
-  const t0 = performance.now();
-  const stop = vm.run(limit);
-  const seconds = (performance.now() - t0) / 1000;
-  const result = { instructions: vm.cpu.instructionCount, seconds, serial, exit: JSON.stringify(stop) };
-  host.destroyMachine('bench');
-  return result;
+  try {
+    const t0 = performance.now();
+    const stop = vm.run(limit);
+    const seconds = (performance.now() - t0) / 1000;
+    return { instructions: vm.cpu.instructionCount, seconds, serial, exit: JSON.stringify(stop) };
+  } finally {
+    host.destroyMachine('bench');
+  }
+}
+
+interface ModeResult { label: string; mips: number | null; line: string; ok: boolean }
+
+/**
+ * Run one protected-mode benchmark image `repeat` times; a guest that throws, exits
+ * non-zero or prints a different checksum counts as failed (its MIPS are not reported).
+ */
+function runProtectedMode(label: string, image: string, checksum: string | undefined, repeat: number): ModeResult {
+  const rom = new Uint8Array(readFileSync(resolve(root, image)));
+  const runs: GuestRun[] = [];
+  try {
+    for (let k = 0; k < repeat; k++) runs.push(runGuest(rom));
+  } catch (error) {
+    return { label, mips: null, line: `did not run: ${(error as Error).message}`, ok: false };
+  }
+  const r = runs[0];
+  const output = r.serial.split(/\r?\n/).filter((l) => l.startsWith('bench32:')).join(' ') || '(no result line)';
+  const sameChecksum = checksum !== undefined && output.includes(`primes=6179 checksum=${checksum}`);
+  if (!r.exit.includes('"value":0') || !sameChecksum) {
+    return { label, mips: null, line: `FAILED: ${output}; exit ${r.exit}${sameChecksum ? '' : ' (checksum differs from the real-mode guest)'}`, ok: false };
+  }
+  const mips = median(runs.map((x) => x.instructions / x.seconds / 1e6));
+  return { label, mips, line: `${output}; ${r.instructions} instructions`, ok: true };
+}
+
+/** Print the protected-mode section; returns false when a guest failed or the target is missed. */
+function protectedModeSection(realMips: number, checksum: string | undefined, repeat: number): boolean {
+  console.log('Protected mode: the same algorithm as 32-bit code (guests/bench/bench32.asm), same run');
+  const flat = runProtectedMode('flat, unpaged', 'guests/bench/bench32-flat.bin', checksum, repeat);
+  const paged = runProtectedMode('paged (4 KiB)', 'guests/bench/bench32-paged.bin', checksum, repeat);
+  console.log(`  real mode           ${realMips.toFixed(1).padStart(7)} MIPS`);
+  for (const m of [flat, paged]) {
+    const figure = m.mips === null ? '      -' : m.mips.toFixed(1).padStart(7);
+    console.log(`  ${m.label.padEnd(19)} ${figure} MIPS   ${m.line}`);
+  }
+  if (flat.mips === null || paged.mips === null) {
+    console.log(`  paged / unpaged     -   target >= ${TARGET_PAGED_RATIO * 100} %: NOT met (a protected-mode guest did not complete)`);
+    return false;
+  }
+  const ratio = paged.mips / flat.mips;
+  const met = ratio >= TARGET_PAGED_RATIO;
+  console.log(`  paged / unpaged     ${(ratio * 100).toFixed(1)} %   target >= ${TARGET_PAGED_RATIO * 100} %: ${met ? 'met' : 'NOT met'}`);
+  return met;
 }
 
 /** The benchmark guest's algorithm in plain JavaScript (the same sizes, passes and checksum). */
@@ -140,6 +193,7 @@ async function main(): Promise<void> {
   console.log(`Baseline: the same algorithm as native JavaScript, same run`);
   console.log(`  seconds             ${base.seconds.toFixed(3)}  (checksum ${base.checksum.toString(16).toUpperCase()}, ${agree ? 'matches the guest' : 'DIFFERS from the guest'})`);
   console.log(`  emulated / native   ${(seconds / base.seconds).toFixed(1)}x slower`);
+  const protectedOk = protectedModeSection(mips, expected?.[1], repeat);
   console.log('Micro-loops (body; dec cx; jnz):');
   const n = 30_000_000;
   console.log(microLoop('dec cx; jnz (2 instructions)', [], n));
@@ -149,7 +203,7 @@ async function main(): Promise<void> {
   console.log(microLoop('66 add eax,ebx; 66 rol edx,5', [0x66, 0x01, 0xd8, 0x66, 0xc1, 0xc2, 0x05], n));
   console.log(microLoop('8x nop', [0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90], n));
   if (args.includes('--profile')) await profiled(() => runGuest(rom));
-  if (!agree || !r.exit.includes('"value":0')) process.exitCode = 1;
+  if (!agree || !r.exit.includes('"value":0') || !protectedOk) process.exitCode = 1;
 }
 
 await main();

@@ -9,6 +9,7 @@ import { Shadow } from '../shadow.js';
 import { VEC_UD } from '../exceptions.js';
 import { getCF, materialize, setAdd, setSub, Flag } from '../flags.js';
 import { readE16, readE32, readE8, rewriteE16, rewriteE32, rewriteE8, writeE16, writeE32, writeE8 } from './operands.js';
+import { loadSegmentChecked } from '../protected/segments.js';
 
 export function movEbGb(c: Cpu, i: number): void { writeE8(c, i, c.r8[c.store[i + Ins.Reg]]); }
 export function movEwGw(c: Cpu, i: number): void { writeE16(c, i, c.r16[c.store[i + Ins.Reg]]); }
@@ -45,9 +46,9 @@ export function movSwEw(c: Cpu, i: number): void {
   loadSegment(c, sreg, v);
 }
 
-/** Load a segment register by the rules of the current mode (real mode only for now). */
+/** Load a segment register by the rules of the current mode (protected/segments.ts). */
 export function loadSegment(c: Cpu, sreg: number, selector: number): void {
-  c.loadSegmentReal(sreg, selector);
+  loadSegmentChecked(c, sreg, selector);
   if (sreg === Seg.SS) {
     c.pendingShadow = Shadow.Interrupts | Shadow.Trap;
     c.breakBlock = true;
@@ -177,18 +178,20 @@ export function cmpxchgEdGd(c: Cpu, i: number): void {
 export function xaddEbGb(c: Cpu, i: number): void {
   const d = c.store, a = readE8(c, i), b = c.r8[d[i + Ins.Reg]], r = a + b;
   setAdd(c, a, b, r, 8);
-  rewriteE8(c, i, r);
-  c.r8[d[i + Ins.Reg]] = a;
+  // SDM "XADD": SRC <- DEST, then DEST <- sum, so with one register for both the sum wins; a
+  // memory destination is written first so that a faulting write leaves the register alone.
+  if (d[i + Ins.Mem] !== 0) { rewriteE8(c, i, r); c.r8[d[i + Ins.Reg]] = a; }
+  else { c.r8[d[i + Ins.Reg]] = a; rewriteE8(c, i, r); }
 }
 export function xaddEwGw(c: Cpu, i: number): void {
   const d = c.store, a = readE16(c, i), b = c.r16[d[i + Ins.Reg]], r = a + b;
   setAdd(c, a, b, r, 16);
-  rewriteE16(c, i, r);
-  c.r16[d[i + Ins.Reg]] = a;
+  if (d[i + Ins.Mem] !== 0) { rewriteE16(c, i, r); c.r16[d[i + Ins.Reg]] = a; }
+  else { c.r16[d[i + Ins.Reg]] = a; rewriteE16(c, i, r); }
 }
 export function xaddEdGd(c: Cpu, i: number): void {
   const d = c.store, a = readE32(c, i), b = c.regs[d[i + Ins.Reg]], r = a + b;
   setAdd(c, a, b, r, 32);
-  rewriteE32(c, i, r);
-  c.regs[d[i + Ins.Reg]] = a;
+  if (d[i + Ins.Mem] !== 0) { rewriteE32(c, i, r); c.regs[d[i + Ins.Reg]] = a; }
+  else { c.regs[d[i + Ins.Reg]] = a; rewriteE32(c, i, r); }
 }

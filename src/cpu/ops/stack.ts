@@ -5,7 +5,7 @@
 import { Reg, Seg, Ins } from '../decoded.js';
 import { Flag } from '../flags.js';
 import type { Cpu } from '../cpu.js';
-import { VEC_UD } from '../exceptions.js';
+import { VEC_GP, VEC_UD } from '../exceptions.js';
 import { loadSegment } from './data.js';
 import { readE16, readE32 } from './operands.js';
 
@@ -97,9 +97,27 @@ export function popaD(c: Cpu): void {
   c.setStackPointer(sp0 + 32);
 }
 
-/** PUSHF/PUSHFD: VM and RF read as 0 in the pushed image. */
-export function pushfW(c: Cpu): void { c.push16(c.getFlags() & 0xffff); }
-export function pushfD(c: Cpu): void { c.push32(c.getFlags() & ~(Flag.VM | Flag.RF)); }
+/** PUSHF/PUSHFD: VM and RF read as 0 in the pushed image; in virtual-8086 mode IOPL < 3 → #GP(0). */
+export function pushfW(c: Cpu): void { checkV86Iopl(c); c.push16(c.getFlags() & 0xffff); }
+export function pushfD(c: Cpu): void { checkV86Iopl(c); c.push32(c.getFlags() & ~(Flag.VM | Flag.RF)); }
+
+/** PUSHF/POPF in virtual-8086 mode need IOPL = 3 (no VME). */
+function checkV86Iopl(c: Cpu): void {
+  if ((c.flagsReg & Flag.VM) !== 0 && (c.flagsReg & Flag.IOPL) !== Flag.IOPL) c.raise(VEC_GP, 0);
+}
+
+/**
+ * What POPF may change at the current privilege: IOPL only at CPL 0 (never in v8086 mode),
+ * IF only when CPL <= IOPL; real mode is CPL 0.
+ */
+function popfPrivilegeMask(c: Cpu): number {
+  if ((c.cr0 & 1) === 0) return -1;
+  checkV86Iopl(c);
+  let mask = ~(Flag.IOPL | Flag.IF);
+  if (c.cpl === 0 && (c.flagsReg & Flag.VM) === 0) mask |= Flag.IOPL;
+  if (c.cpl <= (c.flagsReg & Flag.IOPL) >>> 12) mask |= Flag.IF;
+  return mask;
+}
 
 /** Bits POPF may change in real mode (CPL 0): everything architectural in the low word. */
 const POPF_MASK_16 = Flag.Status | Flag.TF | Flag.IF | Flag.DF | Flag.IOPL | Flag.NT;
@@ -107,12 +125,14 @@ const POPF_MASK_32 = POPF_MASK_16 | Flag.AC | Flag.ID;
 
 /** POPF: may set TF/IF (the run loop re-checks both at the next boundary). */
 export function popfW(c: Cpu): void {
+  const mask = POPF_MASK_16 & popfPrivilegeMask(c);
   const v = c.pop16();
-  applyPoppedFlags(c, v, POPF_MASK_16);
+  applyPoppedFlags(c, v, mask);
 }
 export function popfD(c: Cpu): void {
+  const mask = POPF_MASK_32 & popfPrivilegeMask(c);
   const v = c.pop32();
-  applyPoppedFlags(c, v, POPF_MASK_32);
+  applyPoppedFlags(c, v, mask);
 }
 
 /** Merge a popped flags image into EFLAGS under `mask` and end the block. */

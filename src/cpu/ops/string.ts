@@ -8,9 +8,10 @@
  * recognised in the middle of a long REP as on hardware and a fault leaves the registers
  * describing exactly the iterations completed.
  */
-import { Pfx, Reg, Seg, Ins } from '../decoded.js';
+import { Pfx, Reg, Seg, SegView, Ins } from '../decoded.js';
 import type { Cpu } from '../cpu.js';
 import { getZF, setSub, Flag } from '../flags.js';
+import { checkIoPermission } from './protected.js';
 
 /** String operations handled by `stringOp`. */
 export const enum StringOp {
@@ -38,6 +39,9 @@ function store(c: Cpu, lin: number, size: number, v: number): void {
   else c.write32(lin, v);
 }
 
+/** The ES destination of MOVS/STOS/INS is written: its write view checks writability. */
+const enum StringSeg { EsWrite = Seg.ES | SegView.Write }
+
 function accumulator(c: Cpu, size: number): number {
   return size === 1 ? c.r8[0] : size === 2 ? c.r16[0] : c.regs[0];
 }
@@ -53,7 +57,7 @@ function iterate(c: Cpu, kind: number, size: number, srcSeg: number, si: number,
   switch (kind) {
     case StringOp.Movs: {
       const v = load(c, c.segLinear(srcSeg, si, size), size);
-      store(c, c.segLinear(Seg.ES, di, size), size, v);
+      store(c, c.segLinear(StringSeg.EsWrite, di, size), size, v);
       return;
     }
     case StringOp.Cmps: {
@@ -63,7 +67,7 @@ function iterate(c: Cpu, kind: number, size: number, srcSeg: number, si: number,
       return;
     }
     case StringOp.Stos:
-      store(c, c.segLinear(Seg.ES, di, size), size, accumulator(c, size));
+      store(c, c.segLinear(StringSeg.EsWrite, di, size), size, accumulator(c, size));
       return;
     case StringOp.Lods:
       setAccumulator(c, size, load(c, c.segLinear(srcSeg, si, size), size));
@@ -75,13 +79,15 @@ function iterate(c: Cpu, kind: number, size: number, srcSeg: number, si: number,
       return;
     }
     case StringOp.Ins: {
-      const lin = c.segLinear(Seg.ES, di, size);
+      const lin = c.segLinear(StringSeg.EsWrite, di, size);
+      if ((c.cr0 & 1) !== 0) checkIoPermission(c, c.r16[Reg.EDX << 1], size);
       const v = c.io.read(c.r16[Reg.EDX << 1], size as 1 | 2 | 4);
       store(c, lin, size, v);
       return;
     }
     default: {
       const v = load(c, c.segLinear(srcSeg, si, size), size);
+      if ((c.cr0 & 1) !== 0) checkIoPermission(c, c.r16[Reg.EDX << 1], size);
       c.io.write(c.r16[Reg.EDX << 1], size as 1 | 2 | 4, v);
       return;
     }

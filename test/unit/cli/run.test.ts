@@ -11,7 +11,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   EXIT_HALTED,
   EXIT_LIMIT,
-  EXIT_SOFTWARE,
   EXIT_USAGE,
   exitStatusFor,
   findPackageRoot,
@@ -161,11 +160,11 @@ describe('runCli: stop reasons', () => {
     expect(r.stderrLines).toEqual(['guest halted with nothing to wake it (after 2 instructions)']);
   });
 
-  it('a host error while running (unimplemented protected mode) returns 70 with one line', async () => {
-    const r = await run(rawGuest(ENTER_PROTECTED_MODE));
-    expect(r.status).toBe(EXIT_SOFTWARE);
+  it('a guest that enters protected mode keeps running (to the instruction limit here)', async () => {
+    const r = await run([...rawGuest(ENTER_PROTECTED_MODE), '--max-instructions', '100000']);
+    expect(r.status).toBe(EXIT_LIMIT);
     expect(r.stderrLines).toHaveLength(1);
-    expect(r.stderrLines[0]).toMatch(/^error: .*protected mode/);
+    expect(r.stderrLines[0]).toMatch(/instruction limit reached/);
   });
 
   it('--debug-io logs each unclaimed port access to stderr', async () => {

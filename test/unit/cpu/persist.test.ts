@@ -137,7 +137,12 @@ describe('save/restore round trip', () => {
 
 describe('restore rejects bad state', () => {
   const bad: { what: string; field: string; patch: (s: Record<string, unknown>) => void }[] = [
-    { what: 'wrong version', field: 'version', patch: (s) => { s.version = 2; } },
+    { what: 'wrong version', field: 'version', patch: (s) => { s.version = 3; } },
+    { what: 'segment attributes beyond the attribute mask', field: 'segAttr[1]', patch: (s) => { (s.segAttr as number[])[1] = 0x10000; } },
+    { what: 'CPL 4', field: 'cpl', patch: (s) => { s.cpl = 4; } },
+    { what: 'CPL 3 in real mode', field: 'cpl', patch: (s) => { s.cpl = 3; } },
+    { what: 'LDTR not an object', field: 'ldtr', patch: (s) => { s.ldtr = 5; } },
+    { what: 'TR base beyond 32 bits', field: 'tr.base', patch: (s) => { (s.tr as Record<string, number>).base = 2 ** 32; } },
     { what: 'missing version', field: 'version', patch: (s) => { delete s.version; } },
     { what: 'regs of length 7', field: 'regs', patch: (s) => { s.regs = (s.regs as number[]).slice(0, 7); } },
     { what: 'regs of length 9', field: 'regs', patch: (s) => { s.regs = [...(s.regs as number[]), 0]; } },
@@ -195,7 +200,7 @@ describe('restore rejects bad state', () => {
 
   it('the saved state is plain data with the documented fields', () => {
     const s: CpuState = boot(PROGRAM).cpu.save();
-    expect(s.version).toBe(1);
+    expect(s.version).toBe(2);
     expect(s.regs).toHaveLength(8);
     expect(s.segSel).toHaveLength(6);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
