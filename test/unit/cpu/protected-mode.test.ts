@@ -201,16 +201,19 @@ describe('LAR, LSL, VERR, VERW, ARPL', () => {
 });
 
 describe('task switches', () => {
-  // The second TSS is at 0x3000 (GDT index 9, selector 0x48); the test code fills in its image.
-  it('JMP to a TSS saves the old task, marks busy bits and runs the new one', () => {
-    const vm = bootProtected(`
+  // The second TSS is at 0x3000 (GDT index 9, selector 0x48); the test code fills in its
+  // image: EIP = 'task', EFLAGS = 2, ESP = 0x8800, flat ring-0 segments.
+  const SECOND_TASK = `
   mov dword [0x3000 + 0x20], ABS(task)
   mov dword [0x3000 + 0x24], 0x2
   mov dword [0x3000 + 0x38], 0x8800
   mov word [0x3000 + 0x48], ${DATA0}
   mov word [0x3000 + 0x4c], ${CODE0}
   mov word [0x3000 + 0x50], ${DATA0}
-  mov word [0x3000 + 0x54], ${DATA0}
+  mov word [0x3000 + 0x54], ${DATA0}`;
+  it('JMP to a TSS saves the old task, marks busy bits and runs the new one', () => {
+    const vm = bootProtected(`
+${SECOND_TASK}
   mov dword [0x3000 + 0x1c], 0
   mov eax, 0xabc
   jmp 0x48:0
@@ -233,13 +236,7 @@ task:
 
   it('CALL to a TSS nests (NT, back link) and IRET returns to the caller', () => {
     const vm = bootProtected(`
-  mov dword [0x3000 + 0x20], ABS(task)
-  mov dword [0x3000 + 0x24], 0x2
-  mov dword [0x3000 + 0x38], 0x8800
-  mov word [0x3000 + 0x48], ${DATA0}
-  mov word [0x3000 + 0x4c], ${CODE0}
-  mov word [0x3000 + 0x50], ${DATA0}
-  mov word [0x3000 + 0x54], ${DATA0}
+${SECOND_TASK}
   call 0x48:0
   mov ecx, 0x77
   hlt
