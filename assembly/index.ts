@@ -51,3 +51,6 @@ export function bitmapHarvest(bitmapOffset: usize, byteLength: usize, outOffset:
   }
   return written;
 }
+
+export * from './delta';
+export * from './frames';

@@ -808,9 +808,27 @@ export class Cpu implements LazyFlagState, MemoryObserver, Persist<CpuState> {
   }
 
   // MemoryObserver
-  /** @inheritdoc */
+  /**
+   * Guest-physical → host mappings changed (COW break, page sharing, unmap...): drop the cached
+   * host addresses but keep the linear → guest-physical entries (`tlbPhys`, global status), so
+   * a host-side remap never changes which translations the guest's TLB holds — the guest runs
+   * the same whether or not (and whenever) the host remapped its memory. Without paging there
+   * are no guest translations to keep, and past TLB_TRACK pages the list is lost anyway: a
+   * plain flush then (it also keeps repeated calls cheap by emptying the flush list).
+   */
   mappingsChanged(): void {
-    this.flushTlb();
+    if ((this.cr0 & Cr0.PG) === 0 || this.tlbFilledCount > TLB_TRACK) this.flushTlb();
+    else this.clearHostEntries();
+  }
+
+  /** Zero the host-address (read and write) entries of the tracked pages in both sets; they stay on the flush list. */
+  private clearHostEntries(): void {
+    const s = this.supTlb, u = this.usrTlb;
+    for (let k = 0; k < this.tlbFilledCount; k++) {
+      const p = this.tlbFilled[k];
+      s.read[p] = 0; s.write[p] = 0;
+      if (u !== null) { u.read[p] = 0; u.write[p] = 0; }
+    }
   }
 
   /** @inheritdoc */

@@ -9,6 +9,8 @@
  */
 
 import { checkHarvestRegions, checkWordRegion, type BitmapKernels, type KernelMemory } from './bitmap-kernels.js';
+import { wasmDeltaKernels, type DeltaExports, type DeltaKernels } from './delta-kernels.js';
+import { wasmFrameKernels, type FrameKernelExports, type FrameKernels } from './frame-kernels.js';
 
 /** WebAssembly pages (64 KiB) the module's memory import requires (asconfig.json "initialMemory"). */
 const KERNEL_MIN_PAGES = 16;
@@ -23,7 +25,7 @@ export class KernelLoadError extends Error {
 }
 
 /** The raw exports of the kernel module. */
-interface KernelExports {
+interface KernelExports extends DeltaExports, FrameKernelExports {
   bitmapCount(byteOffset: number, byteLength: number): number;
   bitmapHarvest(bitmapOffset: number, byteLength: number, outOffset: number): number;
 }
@@ -52,7 +54,39 @@ export function readReleaseWasm(): { bytes: Uint8Array<ArrayBuffer>; source: str
  * the module is found but is broken.
  */
 export function loadKernels(target: KernelMemory, wasmBytes?: Uint8Array<ArrayBuffer>): BitmapKernels | null {
+  const exports = kernelExports(target, wasmBytes);
+  return exports === null ? null : wasmBitmapKernels(target, exports);
+}
+
+/**
+ * The XOR-delta kernels (assembly/delta.ts) of the module instance `loadKernels` uses for the
+ * same memory and bytes; null in the same cases as `loadKernels`.
+ */
+export function loadDeltaKernels(target: KernelMemory, wasmBytes?: Uint8Array<ArrayBuffer>): DeltaKernels | null {
+  const exports = kernelExports(target, wasmBytes);
+  return exports === null ? null : wasmDeltaKernels(target, exports);
+}
+
+/**
+ * The frame kernels (assembly/frames.ts: page hash, zero test, compare, copy, batches, plain
+ * harvest) of the module instance `loadKernels` uses for the same memory and bytes, with that
+ * instance's bitmap kernels; null in the same cases as `loadKernels`.
+ */
+export function loadFrameKernels(target: KernelMemory, wasmBytes?: Uint8Array<ArrayBuffer>): FrameKernels | null {
+  const exports = kernelExports(target, wasmBytes);
+  return exports === null ? null : wasmFrameKernels(target, exports, wasmBitmapKernels(target, exports));
+}
+
+/** Instances of the release module per pool memory (modules from supplied bytes are not cached). */
+const instancesByMemory = new WeakMap<WebAssembly.Memory, KernelExports>();
+
+/** Instantiates (or reuses) the kernel module over `target.memory`; null when it cannot be used here. */
+function kernelExports(target: KernelMemory, wasmBytes?: Uint8Array<ArrayBuffer>): KernelExports | null {
   if (typeof WebAssembly === 'undefined' || !target.shared) return null;
+  if (wasmBytes === undefined) {
+    const cached = instancesByMemory.get(target.memory);
+    if (cached !== undefined) return cached;
+  }
   if (target.maxFrames < KERNEL_MIN_PAGES * FRAMES_PER_WASM_PAGE) return null;
   const found = wasmBytes === undefined ? readReleaseWasm() : { bytes: wasmBytes, source: '(supplied bytes)' };
   if (found === null) return null;
@@ -65,7 +99,8 @@ export function loadKernels(target: KernelMemory, wasmBytes?: Uint8Array<ArrayBu
   } catch (error) {
     throw new KernelLoadError(found.source, error);
   }
-  return wasmBitmapKernels(target, exports);
+  if (wasmBytes === undefined) instancesByMemory.set(target.memory, exports);
+  return exports;
 }
 
 /** Wraps the raw exports with argument checks (the module itself runs without bounds asserts). */

@@ -12,7 +12,7 @@
  * zeroed frame without touching it and a copy-on-write break can copy straight over it.
  */
 
-import { loadKernels, tsBitmapKernels, type BitmapKernels } from '../kernels/index.js';
+import { loadFrameKernels, loadKernels, tsBitmapKernels, tsFrameKernels, type BitmapKernels, type FrameKernels } from '../kernels/index.js';
 
 /** log2 of the frame size. */
 export const FRAME_SHIFT = 12;
@@ -126,6 +126,7 @@ export class FramePool {
   private freeCount = 0;
   private readonly growListeners = new Set<() => void>();
   private kernels: BitmapKernels | undefined;
+  private frameKernelSet: FrameKernels | undefined;
 
   /** Creates a pool; see `FramePoolOptions` for the defaults. */
   constructor(options: FramePoolOptions = {}) {
@@ -228,6 +229,16 @@ export class FramePool {
   bitmapKernels(): BitmapKernels {
     if (this.kernels === undefined) this.kernels = loadKernels(this) ?? tsBitmapKernels(this);
     return this.kernels;
+  }
+
+  /**
+   * The frame kernels for this pool (page hash, zero test, compare, copy, their batches, plain
+   * harvest): WASM under the same conditions as `bitmapKernels()`, else the pure-TS fallback.
+   * Loaded once per pool; shares the module instance with `bitmapKernels()`.
+   */
+  frameKernels(): FrameKernels {
+    if (this.frameKernelSet === undefined) this.frameKernelSet = loadFrameKernels(this) ?? tsFrameKernels(this, this.bitmapKernels());
+    return this.frameKernelSet;
   }
 
   private checkAllocated(frame: number, operation: string): void {

@@ -12,6 +12,10 @@
  * uses `pool.bytes` / `pool.view` directly; observers hear when cached translations go stale.
  * Every write path (CPU slow path, DMA, loaders) goes through translateWrite, which breaks COW,
  * reports writes to code frames and marks the dirty bitmap.
+ *
+ * Content-based page sharing (page-sharing.ts) remaps identical frames onto one copy-on-write
+ * frame with `mapSharedFrame`; observers that implement `mappingReleased` hear every mapping of
+ * a host frame that goes away (COW break, replacement, dispose), which keeps its counts exact.
  */
 
 import { FRAME_SHIFT, FRAME_SIZE, type FramePool, type HostFrame } from './frame-pool.js';
@@ -42,6 +46,13 @@ export interface MemoryObserver {
   writesRevoked(): void;
   /** A write (by anyone: CPU slow path, DMA, loader) is about to land in a frame marked NPT_CODE; the flag is cleared right after. */
   codeFrameWritten(guestFrame: number): void;
+  /**
+   * Optional, for bookkeepers of shared frames (page-sharing.ts): `guestFrame` no longer maps
+   * host frame `hostFrame`. `byWrite` is true for a copy-on-write break (the frame was copied,
+   * or taken over as the last reference) and false when the entry was replaced (unmap, reset,
+   * ROM load, alias, shareFrom, mapSharedFrame, dispose). Called after the entry changed.
+   */
+  mappingReleased?(guestFrame: number, hostFrame: number, byWrite: boolean): void;
 }
 
 /** Returned by translateRead/translateWrite when there is no host byte to use. */
@@ -179,6 +190,7 @@ export class GuestMemory {
     if (oldFrame !== this.zeroFrame && this.pool.refCount(oldFrame) === 1) {
       const owned = (entry & ~FLAGS_MASK) | keptFlags;
       this.entries[guestFrame] = owned;
+      this.notifyMappingReleased(guestFrame, oldFrame, true);
       return owned;
     }
     const newFrame = this.pool.allocate();
@@ -189,6 +201,7 @@ export class GuestMemory {
     this.pool.release(oldFrame);
     const copied = (newFrame << FRAME_SHIFT) | keptFlags;
     this.entries[guestFrame] = copied;
+    this.notifyMappingReleased(guestFrame, oldFrame, true);
     this.notifyMappingsChanged();
     return this.entries[guestFrame];
   }
@@ -493,6 +506,41 @@ export class GuestMemory {
     this.notifyWritesRevoked();
   }
 
+  /**
+   * Content-preserving remap for page sharing (page-sharing.ts): maps the existing host frame
+   * `hostFrame` at `guestFrame` copy-on-write (NPT_PRESENT | NPT_SHARED), retaining it, and
+   * releases the frame mapped there before. `guestFrame` must be a RAM-like frame (writable or
+   * already copy-on-write; not ROM, MMIO or unbacked) and `hostFrame` an allocated frame (the
+   * pool's zero frame included); mapping a frame onto itself just makes the entry copy-on-write
+   * (and reports no mappingReleased).
+   *
+   * The caller guarantees two things this method cannot check cheaply: the bytes of
+   * `hostFrame` equal the bytes now mapped at `guestFrame` (so the guest sees no change), and
+   * no mapping of `hostFrame` anywhere is writable (so nobody can change it under the guest:
+   * every later write goes through the COW break). Because the content is unchanged, the
+   * entry keeps its ACCESSED, DIRTY and CODE flags (decoded blocks stay valid and a later write
+   * is still reported) and the dirty bitmap is not touched. Observers hear mappingReleased for
+   * the old frame and then mappingsChanged (the soft TLB may hold the old host address).
+   */
+  mapSharedFrame(guestFrame: number, hostFrame: HostFrame): void {
+    this.checkGuestFrame('mapSharedFrame guestFrame', guestFrame);
+    const oldEntry = this.entries[guestFrame];
+    if ((oldEntry & (NPT_PRESENT | NPT_MMIO)) !== NPT_PRESENT || (oldEntry & (NPT_WRITABLE | NPT_SHARED)) === 0) {
+      const kind = (oldEntry & NPT_PRESENT) === 0 ? 'unbacked' : (oldEntry & NPT_MMIO) !== 0 ? 'MMIO' : 'ROM';
+      throw new GuestMemoryRangeError('mapSharedFrame guestFrame', `frame ${hex(guestFrame)} is ${kind}, not writable or copy-on-write memory`);
+    }
+    if (this.pool.refCount(hostFrame) === 0) {
+      throw new GuestMemoryRangeError('mapSharedFrame hostFrame', `host frame ${hostFrame} is not allocated`);
+    }
+    this.pool.retain(hostFrame);
+    const keptFlags = oldEntry & (NPT_ACCESSED | NPT_DIRTY | NPT_CODE);
+    this.entries[guestFrame] = (hostFrame << FRAME_SHIFT) | NPT_PRESENT | NPT_SHARED | keptFlags;
+    const oldFrame = (oldEntry >>> FRAME_SHIFT) as HostFrame;
+    this.pool.release(oldFrame);
+    if (oldFrame !== hostFrame) this.notifyMappingReleased(guestFrame, oldFrame, false);
+    this.notifyMappingsChanged();
+  }
+
   /** Maps each RAM frame in `frames` back to the zero frame (releasing the old one), marks it dirty, and notifies mappingsChanged. */
   resetFrames(frames: ArrayLike<number>): void {
     const ramFrames = this.ramBytes / FRAME_SIZE;
@@ -525,7 +573,10 @@ export class GuestMemory {
     this.disposed = true;
     for (let frame = 0; frame < this.entries.length; frame++) {
       const entry = this.entries[frame];
-      if ((entry & (NPT_PRESENT | NPT_MMIO)) === NPT_PRESENT) this.pool.release((entry >>> FRAME_SHIFT) as HostFrame);
+      if ((entry & (NPT_PRESENT | NPT_MMIO)) !== NPT_PRESENT) continue;
+      this.entries[frame] = 0;
+      this.pool.release((entry >>> FRAME_SHIFT) as HostFrame);
+      this.notifyMappingReleased(frame, entry >>> FRAME_SHIFT, false);
     }
     this.entries.fill(0);
     this.mmioRegions.length = 0;
@@ -541,7 +592,11 @@ export class GuestMemory {
     const oldEntry = this.entries[guestFrame];
     if ((oldEntry & NPT_CODE) !== 0) this.reportCodeWrite(guestFrame);
     this.entries[guestFrame] = newEntry;
-    if ((oldEntry & (NPT_PRESENT | NPT_MMIO)) === NPT_PRESENT) this.pool.release((oldEntry >>> FRAME_SHIFT) as HostFrame);
+    if ((oldEntry & (NPT_PRESENT | NPT_MMIO)) === NPT_PRESENT) {
+      const oldFrame = (oldEntry >>> FRAME_SHIFT) as HostFrame;
+      this.pool.release(oldFrame);
+      this.notifyMappingReleased(guestFrame, oldFrame, false);
+    }
   }
 
   /** Points every frame in [firstFrame, lastFrame] at the first MMIO region touching it, or unbacked. */
@@ -602,6 +657,12 @@ export class GuestMemory {
   private notifyMappingsChanged(): void {
     const observers = this.observers;
     for (let i = 0; i < observers.length; i++) observers[i].mappingsChanged();
+  }
+
+  /** Tells the observers that implement `mappingReleased` that `guestFrame` stopped mapping `hostFrame`. */
+  private notifyMappingReleased(guestFrame: number, hostFrame: number, byWrite: boolean): void {
+    const observers = this.observers;
+    for (let i = 0; i < observers.length; i++) observers[i].mappingReleased?.(guestFrame, hostFrame, byWrite);
   }
 
   private notifyWritesRevoked(): void {

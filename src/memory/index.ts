@@ -38,3 +38,14 @@ export {
   GuestMemoryRangeError,
   MemoryOverlapError,
 } from './guest-memory.js';
+export {
+  type SharingFrameOps,
+  type PageSharingOptions,
+  type PageSharingCounters,
+  type ScannerTimers,
+  type ScannerSchedule,
+  PageSharingScanner,
+  PageSharingError,
+  frameKernelOps,
+  scheduleScanner,
+} from './page-sharing.js';

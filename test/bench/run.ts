@@ -13,12 +13,22 @@
  * once with flat segments and paging off, once through 4 KiB pages. Their MIPS are
  * printed beside the real-mode figure with the ratio paged/unpaged and the acceptance
  * target (paged at least 70 % of unpaged), judged from the measurements of this run.
+ *
+ * Then the memory kernels (test/bench/kernels.ts, delta rows from test/bench/delta.ts): WASM vs
+ * TS GB/s and their targets.
+ * `--only kernels` runs just that section.
+ *
+ * Then page sharing (test/bench/sharing.ts): 8 VMs from one image, memory saved and scanner
+ * cost. `--only sharing` runs just that section.
  */
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../../src/vmm/host.js';
+import { printKernelTable, runFrameKernelBench } from './kernels.js';
+import { runDeltaKernelBench } from './delta.js';
+import { runSharingBench } from './sharing.js';
 
 const root = findRoot(dirname(fileURLToPath(import.meta.url)));
 const TARGET_MIPS = 80;
@@ -174,6 +184,15 @@ async function profiled(fn: () => void): Promise<void> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const repeat = Number(args[args.indexOf('--repeat') + 1]) || 1;
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  if (only === 'sharing') {
+    if (!runSharingBench()) process.exitCode = 1;
+    return;
+  }
+  if (only === 'kernels') {
+    if (!kernelSection()) process.exitCode = 1;
+    return;
+  }
   const rom = new Uint8Array(readFileSync(resolve(root, 'guests/bench/bench.bin')));
   console.log('x86 real-mode CPU benchmark (guests/bench/bench.bin)');
   const runs: GuestRun[] = [];
@@ -203,7 +222,16 @@ async function main(): Promise<void> {
   console.log(microLoop('66 add eax,ebx; 66 rol edx,5', [0x66, 0x01, 0xd8, 0x66, 0xc1, 0xc2, 0x05], n));
   console.log(microLoop('8x nop', [0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90], n));
   if (args.includes('--profile')) await profiled(() => runGuest(rom));
-  if (!agree || !r.exit.includes('"value":0') || !protectedOk) process.exitCode = 1;
+  const kernelsOk = kernelSection();
+  const sharingOk = runSharingBench();
+  if (!agree || !r.exit.includes('"value":0') || !protectedOk || !kernelsOk || !sharingOk) process.exitCode = 1;
+}
+
+/** The memory-kernel section (test/bench/kernels.ts); returns whether its targets were met. */
+function kernelSection(): boolean {
+  runFrameKernelBench();
+  runDeltaKernelBench();
+  return printKernelTable();
 }
 
 await main();
