@@ -819,17 +819,28 @@ function plain(v: F80): OpResult {
   return r;
 }
 
-/** FSINCOS: ST(0) = sin, then push cos. C2 is cleared by stack faults too (as on Intel hardware). */
-function fsincos(f: Fpu): void {
+/**
+ * Stack checks of FSINCOS/FPTAN, which replace ST(0) and push a second result: C2 is
+ * cleared (by stack faults too, as on Intel hardware); an empty ST(0) is an underflow and an
+ * already full stack an overflow, each leaving two indefinites when masked (the second is
+ * pushed even onto a full stack, as Intel hardware does). False when the instruction ends here.
+ */
+function replaceAndPushReady(f: Fpu): boolean {
   f.setCc(Sw.C2, 0);
   if (f.isEmpty(0)) {
-    if (stackUnderflow(f)) { f.set(0, indefinite()); f.push(indefinite()); } // pushed even onto a full stack (Intel hardware)
-    return;
+    if (stackUnderflow(f)) { f.set(0, indefinite()); f.push(indefinite()); }
+    return false;
   }
   if (full(f)) {
     if (stackOverflow(f)) { f.set(0, indefinite()); f.push(indefinite()); }
-    return;
+    return false;
   }
+  return true;
+}
+
+/** FSINCOS: ST(0) = sin, then push cos. C2 is cleared by stack faults too (as on Intel hardware). */
+function fsincos(f: Fpu): void {
+  if (!replaceAndPushReady(f)) return;
   const a = f.get(0);
   const special = unarySpecial(a);
   const k = classify(a);
@@ -852,15 +863,7 @@ function fsincos(f: Fpu): void {
 
 /** FPTAN: ST(0) = tan, then push 1.0. C2 is cleared by stack faults too (as on Intel hardware). */
 function fptan(f: Fpu): void {
-  f.setCc(Sw.C2, 0);
-  if (f.isEmpty(0)) {
-    if (stackUnderflow(f)) { f.set(0, indefinite()); f.push(indefinite()); } // pushed even onto a full stack (Intel hardware)
-    return;
-  }
-  if (full(f)) {
-    if (stackOverflow(f)) { f.set(0, indefinite()); f.push(indefinite()); }
-    return;
-  }
+  if (!replaceAndPushReady(f)) return;
   const a = f.get(0);
   const special = unarySpecial(a);
   const k = classify(a);
