@@ -23,28 +23,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { Host } from '../../src/vmm/host.js';
+import { packageRoot } from './package-root.js';
 import { printKernelTable, runFrameKernelBench } from './kernels.js';
 import { runDeltaKernelBench } from './delta.js';
 import { runSharingBench } from './sharing.js';
 
-const root = findRoot(dirname(fileURLToPath(import.meta.url)));
+const root = packageRoot(import.meta.url);
 const TARGET_MIPS = 80;
 /** Acceptance target: the paged protected-mode guest runs at least this share of the flat one. */
 const TARGET_PAGED_RATIO = 0.7;
 
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    try {
-      readFileSync(resolve(d, 'package.json'));
-      return d;
-    } catch {
-      if (dirname(d) === d) throw new Error('bench: cannot find the package root');
-    }
-  }
-}
 
 interface GuestRun { instructions: number; seconds: number; serial: string; exit: string }
 

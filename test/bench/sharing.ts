@@ -18,11 +18,11 @@
  *    ms per 1000 frames hashed with the WASM and TS kernels.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { tsFrameKernels } from '../../src/kernels/index.js';
 import { FRAME_SIZE, frameKernelOps, GuestMemory, PageSharingScanner, type PageSharingCounters } from '../../src/memory/index.js';
 import { Host } from '../../src/vmm/host.js';
+import { packageRoot } from './package-root.js';
 
 /** Acceptance goal: saved bytes / populated guest RAM. */
 const TARGET_SAVED_SHARE = 0.5;
@@ -30,18 +30,8 @@ const VM_COUNT = 8;
 const VM_MEMORY = 16 << 20;
 const GUEST_IMAGES = ['guests/bench/bench32-paged-short.bin', 'guests/bench/bench-short.bin', 'guests/pm/pm-paging.bin', 'guests/pm/pm-tasks.bin'];
 
-const root = findRoot(dirname(fileURLToPath(import.meta.url)));
+const root = packageRoot(import.meta.url);
 
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = dirname(d)) {
-    try {
-      readFileSync(resolve(d, 'package.json'));
-      return d;
-    } catch {
-      if (dirname(d) === d) throw new Error('sharing bench: cannot find the package root');
-    }
-  }
-}
 
 /** What one scan to convergence did. */
 interface ScanFigures {

@@ -1,7 +1,5 @@
 // Bitmap kernels: the WASM module and the pure-TS fallback agree on random and adversarial
 // bitmaps (all zeros, all ones, single bits at every position class), in place in pool memory.
-import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FramePool, FRAME_SIZE } from '../../../src/memory/index.js';
 import {
@@ -11,14 +9,9 @@ import {
   tsBitmapKernels,
   type BitmapKernels,
 } from '../../../src/kernels/index.js';
+import { ensureReleaseWasm } from '../../helpers/wasm-build.js';
 
-const releaseWasm = new URL('../../../dist/wasm/kernels.release.wasm', import.meta.url);
-
-beforeAll(() => {
-  if (existsSync(releaseWasm)) return;
-  const build = spawnSync('npm', ['run', 'build:wasm'], { cwd: new URL('../../..', import.meta.url).pathname, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build:wasm failed:\n${build.stdout}\n${build.stderr}`);
-});
+beforeAll(() => ensureReleaseWasm());
 
 interface Fixture {
   pool: FramePool;

@@ -4,7 +4,6 @@
 // different at every position class); batch calls equal single calls; both harvest variants
 // give the same frames; bad arguments are refused naming the argument.
 import { existsSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FramePool, FRAME_SIZE } from '../../../src/memory/index.js';
 import {
@@ -13,21 +12,16 @@ import {
   tsFrameKernels,
   type FrameKernels,
 } from '../../../src/kernels/index.js';
-
-const releaseWasm = new URL('../../../dist/wasm/kernels.release.wasm', import.meta.url);
+import { ensureReleaseWasm, RELEASE_WASM } from '../../helpers/wasm-build.js';
 
 /** Whether the built module exists and has the frame kernels (an older build may not). */
 function builtModuleHasFrameKernels(): boolean {
-  if (!existsSync(releaseWasm)) return false;
-  const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(releaseWasm))).map((e) => e.name);
+  if (!existsSync(RELEASE_WASM)) return false;
+  const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(RELEASE_WASM))).map((e) => e.name);
   return names.includes('hashFrames') && names.includes('bitmapHarvestPlain');
 }
 
-beforeAll(() => {
-  if (builtModuleHasFrameKernels()) return;
-  const build = spawnSync('npm', ['run', 'build:wasm'], { cwd: new URL('../../..', import.meta.url).pathname, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`npm run build:wasm failed:\n${build.stdout}\n${build.stderr}`);
-});
+beforeAll(() => ensureReleaseWasm(builtModuleHasFrameKernels));
 
 const PRIME32 = 2654435761n;
 

@@ -3,19 +3,8 @@
 // plain byte-array model of each VM, with pool reference counts checked at the end.
 import { describe, expect, it } from 'vitest';
 import { FRAME_SIZE, FramePool, GuestMemory, NPT_MMIO, NPT_PRESENT, type HostFrame } from '../../../src/memory/index.js';
+import { makeRandom } from '../../helpers/random.js';
 
-/** Deterministic xorshift32 generator. */
-function makeRandom(seed: number): (limit: number) => number {
-  let state = seed >>> 0 || 1;
-  return (limit: number) => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state % limit;
-  };
-}
 
 /** Index of the first differing byte of two arrays (or their shorter length when one is a prefix), -1 when equal. Cheaper than toEqual on large typed arrays. */
 function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {

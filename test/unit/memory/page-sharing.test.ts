@@ -25,22 +25,11 @@ import {
 } from '../../../src/memory/index.js';
 import { tsFrameKernels } from '../../../src/kernels/index.js';
 import { Host } from '../../../src/vmm/host.js';
+import { makeRandom } from '../../helpers/random.js';
 
 const RAM_FRAMES = 32;
 const RAM_BYTES = RAM_FRAMES * FRAME_SIZE;
 
-/** Deterministic xorshift32 generator. */
-function makeRandom(seed: number): (limit: number) => number {
-  let state = seed >>> 0 || 1;
-  return (limit: number) => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state % limit;
-  };
-}
 
 /** A 4 KiB page whose every byte derives from `seed` (different seeds give different pages). */
 function page(seed: number): Uint8Array {
