@@ -17,11 +17,22 @@
  *
  * SIMD: the encoder works on 64-byte chunks — four v128 XORs, one any_true for unchanged chunks,
  * else four compares and bitmasks giving a 64-bit changed mask — and finds run boundaries with
- * shifts and count-trailing-zeros on that mask; literals are written 16 bytes per store. The
- * decoder XORs literals into the frame 16 bytes at a time with a masked last step.
+ * shifts and count-trailing-zeros on that mask; a pair's two varints go out in one store and
+ * literals of up to 64 bytes in four unconditional 16-byte stores (the output past the returned
+ * length is scratch), so the usual short literals cost no length-dependent branches. The
+ * decoder reads each pair's two varints from one u32 load without branches, validates each
+ * pair into a single error flag tested by one well-predicted branch (the exact, branchy check
+ * runs only on the last bytes and to name the problem of a rejected delta), and XORs literals into the frame with 16-byte steps (8/4/1-byte
+ * steps below 16) that overlap instead of looping over a tail, touching no byte outside the
+ * literal.
  *
- * Decode validates the whole delta before writing anything: a rejected delta leaves the output
- * frame untouched, and a valid one writes only the 4096 bytes of the output frame. Errors come
+ * Decode in place (output = previous copy) is one pass: each pair is validated and applied at
+ * once; when a later pair turns out invalid, the pairs already applied are XORed in again (XOR
+ * is its own inverse), so when decode returns a rejected delta has left the frame byte for byte
+ * as it was (a thread reading the frame during the call may see the transient change). Decode
+ * into another frame validates the whole delta before writing anything (an undo could not bring
+ * back the output's old contents), so there a rejected delta never writes the output. Either
+ * way a valid delta writes only the 4096 bytes of the output frame. Errors come
  * back as a negative number -(problem | offset << 4) (problem codes below, offset = byte of the
  * delta where the problem was found). Callers (src/kernels/delta-kernels.ts) check the regions:
  * frames and delta inside memory, no harmful overlap. Like the other kernels these never
@@ -131,17 +142,44 @@ function writeLiteral(at: usize, prev: usize, cur: usize, start: u32, end: u32, 
 }
 
 /**
- * Writes one pair (zero run from `zeroStart` to `start`, literal [start, end)) at `at`; returns
- * the address after it, or 0 when the XOR form would then exceed `limit`.
+ * The varint bytes of `value` (< 16384) as a little-endian number: one byte below 128, else two
+ * (low 7 bits with the continuation bit, then the high bits). Branch-free.
  */
-function writePair(at: usize, limit: usize, out: usize, prev: usize, cur: usize, zeroStart: u32, start: u32, end: u32): usize {
+// @ts-ignore: decorator
+@inline function varintBytes(value: u32): u32 {
+  const long = <u32>(value > 127);
+  return (value & 0x7f) | (long << 7) | ((value >>> 7) << 8);
+}
+
+/**
+ * Writes one pair (zero run from `zeroStart` to `start`, literal [start, end)) at `at`; returns
+ * the address after it, or 0 when the XOR form would then exceed `limit`. Both varints go out
+ * in one 4-byte store (the bytes past them are scratch, overwritten by the literal or the next
+ * pair). Literals of up to 64 bytes away from the frame and output ends are written with four
+ * unconditional 16-byte stores (the bytes past the literal are scratch as well), so the number
+ * of steps does not depend on the length and costs no mispredicted loop exit.
+ */
+// @ts-ignore: decorator
+@inline function writePair(at: usize, limit: usize, out: usize, prev: usize, cur: usize, zeroStart: u32, start: u32, end: u32): usize {
   const zeroRun = start - zeroStart;
   const literalRun = end - start;
-  if (at + varintSize(zeroRun) + varintSize(literalRun) + literalRun > limit) return 0;
-  // Overrunning stores are safe while 16 more bytes exist in both frames and in `out`.
-  const overrun = end + 16 <= FRAME && <u32>(at - out) + 4 + literalRun + 16 <= DELTA_MAX_BYTES;
-  at = writeVarint(at, zeroRun);
-  at = writeVarint(at, literalRun);
+  const zeroLong = <u32>(zeroRun > 127);
+  const literalLong = <u32>(literalRun > 127);
+  const header = 2 + zeroLong + literalLong;
+  if (at + header + literalRun > limit) return 0;
+  // at + header + literalRun <= out + 4096 and literalRun >= 1, so 4 bytes at `at` fit in out.
+  store<u32>(at, varintBytes(zeroRun) | (varintBytes(literalRun) << ((1 + zeroLong) << 3)));
+  at += header;
+  if (start + 64 <= FRAME && <u32>(at - out) + 64 <= DELTA_MAX_BYTES) {
+    v128.store(at, v128.xor(v128.load(prev + start), v128.load(cur + start)));
+    v128.store(at, v128.xor(v128.load(prev + start, 16), v128.load(cur + start, 16)), 16);
+    v128.store(at, v128.xor(v128.load(prev + start, 32), v128.load(cur + start, 32)), 32);
+    v128.store(at, v128.xor(v128.load(prev + start, 48), v128.load(cur + start, 48)), 48);
+    if (literalRun <= 64) return at + literalRun;
+    const overrun = end + 16 <= FRAME && <u32>(at - out) + literalRun + 16 <= DELTA_MAX_BYTES;
+    return writeLiteral(at + 64, prev, cur, start + 64, end, overrun);
+  }
+  const overrun = end + 16 <= FRAME && <u32>(at - out) + literalRun + 16 <= DELTA_MAX_BYTES;
   return writeLiteral(at, prev, cur, start, end, overrun);
 }
 
@@ -226,10 +264,12 @@ function readVarint(delta: usize, length: u32, i: u32): i32 {
   return <i32>((((first & 0x7f) | (second << 7)) << 2) | 2);
 }
 
-/** Checks the pairs of an XOR-form delta of `length` bytes; 0 when valid, else a packed problem. */
-function validateXor(delta: usize, length: u32): i32 {
-  let i: u32 = 1;
-  let position: u32 = 0;
+/**
+ * Checks the pairs of an XOR-form delta of `length` bytes from delta byte `i`, frame position
+ * `position` on (the pairs before are valid); 0 when valid, else a packed problem. Exact and
+ * branchy: used for the last few bytes of a delta and to name the problem of a rejected one.
+ */
+function validateXorFrom(delta: usize, length: u32, i: u32, position: u32): i32 {
   while (i < length) {
     const zero = readVarint(delta, length, i);
     if (zero < 0) return zero;
@@ -250,46 +290,135 @@ function validateXor(delta: usize, length: u32): i32 {
   return 0;
 }
 
-/**
- * XORs `count` delta bytes at `source` into the frame bytes at `target`. With `padded` (the
- * caller checked that `count` rounded up to 16 bytes stays inside the frame and inside memory)
- * the last step is a full 16-byte access with the lanes past `count` masked to zero, so those
- * frame bytes are rewritten unchanged; this avoids a branchy byte tail per literal run.
+/*
+ * Pair heads. While 4 bytes of the delta remain at a pair's start, both its varints are inside
+ * one little-endian u32 `w`, and they are decoded without branches: c = bit 7 of the first byte
+ * (a second byte follows), value = low 7 bits | (next byte << 7 when c). The second byte's own
+ * bit 7 lands in bit 14 of the value, so a too-long varint shows as a value >= 16384 (and
+ * makes the runs pass the frame end); a non-minimal one is c with a zero second byte.
  */
-function xorInto(target: usize, source: usize, count: u32, padded: bool): void {
-  let k: u32 = 0;
-  if (padded) {
-    const lanes = i8x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+/** Value of the varint starting in the low byte of `w` (see above). */
+// @ts-ignore: decorator
+@inline function headValue(w: u32, long: u32): u32 {
+  return (w & 0x7f) | ((w >>> 1) & (0x7f80 & (0 - long)));
+}
+
+/**
+ * Checks an XOR-form delta of `length` bytes; 0 when valid, else a packed problem. The pairs
+ * with 4 bytes left at their start are checked branch-free, errors collected in one flag; the
+ * last bytes, and any delta found invalid (to name the first problem), go through the exact
+ * validateXorFrom.
+ */
+function validateXor(delta: usize, length: u32): i32 {
+  let i: u32 = 1;
+  let position: u32 = 0;
+  let bad: u32 = 0;
+  while (i + 4 <= length) {
+    const w = load<u32>(delta + i);
+    const zeroLong = (w >>> 7) & 1;
+    const zeroRun = headValue(w, zeroLong);
+    const rest = w >>> ((zeroLong << 3) + 8);
+    const literalLong = (rest >>> 7) & 1;
+    const literalRun = headValue(rest, literalLong);
+    bad |= (zeroLong & <u32>((w & 0xff00) == 0)) | (literalLong & <u32>((rest & 0xff00) == 0)) | <u32>(literalRun == 0);
+    position += zeroRun + literalRun;
+    i += 2 + zeroLong + literalLong + literalRun;
+  }
+  if ((bad | <u32>(position > FRAME) | <u32>(i > length)) != 0) return validateXorFrom(delta, length, 1, 0);
+  return validateXorFrom(delta, length, i, position);
+}
+
+/**
+ * XORs one literal of `count` (>= 1) delta bytes at `source` into the frame bytes at `target`,
+ * touching no byte outside the literal. Overlapping steps compute all their values from the
+ * bytes as they were before any of the steps stores (XOR is not idempotent), so the overlap
+ * writes the same values twice. A literal of 16..64 bytes takes four 16-byte steps at
+ * offsets 0, 16, 32, 48 clamped to `count - 16`, whatever its length: no length-dependent loop.
+ * Not reading or writing past the literal also keeps a literal's loads from waiting on the
+ * previous literal's stores.
+ */
+// @ts-ignore: decorator
+@inline function applyLiteral(target: usize, source: usize, count: u32): void {
+  if (count >= 16) {
+    const last = count - 16;
+    if (count <= 64) {
+      const o1 = <usize>min<u32>(16, last);
+      const o2 = <usize>min<u32>(32, last);
+      const o3 = <usize>min<u32>(48, last);
+      const a = v128.xor(v128.load(target), v128.load(source));
+      const b = v128.xor(v128.load(target + o1), v128.load(source + o1));
+      const c = v128.xor(v128.load(target + o2), v128.load(source + o2));
+      const d = v128.xor(v128.load(target + o3), v128.load(source + o3));
+      v128.store(target, a);
+      v128.store(target + o1, b);
+      v128.store(target + o2, c);
+      v128.store(target + o3, d);
+      return;
+    }
+    const tail = v128.xor(v128.load(target + last), v128.load(source + last));
+    let k: u32 = 0;
     do {
-      const keep = i8x16.lt_u(lanes, i8x16.splat(<i8>min<u32>(count - k, 16)));
-      v128.store(target + k, v128.xor(v128.load(target + k), v128.and(v128.load(source + k), keep)));
+      v128.store(target + k, v128.xor(v128.load(target + k), v128.load(source + k)));
       k += 16;
-    } while (k < count);
+    } while (k < last);
+    v128.store(target + last, tail);
     return;
   }
-  while (k + 16 <= count) {
-    v128.store(target + k, v128.xor(v128.load(target + k), v128.load(source + k)));
-    k += 16;
+  if (count >= 8) {
+    const last = count - 8;
+    const a = load<u64>(target) ^ load<u64>(source);
+    const b = load<u64>(target + last) ^ load<u64>(source + last);
+    store<u64>(target, a);
+    store<u64>(target + last, b);
+    return;
   }
-  if (k + 8 <= count) {
-    store<u64>(target + k, load<u64>(target + k) ^ load<u64>(source + k));
-    k += 8;
+  if (count >= 4) {
+    const last = count - 4;
+    const a = load<u32>(target) ^ load<u32>(source);
+    const b = load<u32>(target + last) ^ load<u32>(source + last);
+    store<u32>(target, a);
+    store<u32>(target + last, b);
+    return;
   }
-  if (k + 4 <= count) {
-    store<u32>(target + k, load<u32>(target + k) ^ load<u32>(source + k));
-    k += 4;
-  }
-  while (k < count) {
-    store<u8>(target + k, load<u8>(target + k) ^ load<u8>(source + k));
-    k += 1;
+  const middle = count >>> 1;
+  const last = count - 1;
+  const a = load<u8>(target) ^ load<u8>(source);
+  const b = load<u8>(target + middle) ^ load<u8>(source + middle);
+  const c = load<u8>(target + last) ^ load<u8>(source + last);
+  store<u8>(target, a);
+  store<u8>(target + middle, b);
+  store<u8>(target + last, c);
+}
+
+/**
+ * Re-applies the pairs of a delta from delta byte 1 up to (not including) delta byte `stop`,
+ * all of which were applied to the frame at `out` by applyXorInPlace's fast loop (so they are
+ * valid and each starts with 4 delta bytes left). XOR is its own inverse: this removes them.
+ */
+function undoPairs(delta: usize, out: usize, stop: u32): void {
+  let i: u32 = 1;
+  let position: u32 = 0;
+  while (i < stop) {
+    const w = load<u32>(delta + i);
+    const zeroLong = (w >>> 7) & 1;
+    const rest = w >>> ((zeroLong << 3) + 8);
+    const literalLong = (rest >>> 7) & 1;
+    const literalRun = headValue(rest, literalLong);
+    position += headValue(w, zeroLong);
+    i += 2 + zeroLong + literalLong;
+    applyLiteral(out + position, delta + i, literalRun);
+    position += literalRun;
+    i += literalRun;
   }
 }
 
-/** Applies an already validated XOR-form delta to the frame at `out`. */
-function applyXor(delta: usize, length: u32, out: usize): void {
-  const memoryEnd = <usize>memory.size() << 16;
-  let i: u32 = 1;
-  let position: u32 = 0;
+/**
+ * Applies the pairs of an XOR-form delta from delta byte `i` (frame position `position`) to
+ * the end, with the exact varint reader. Only for pairs already validated (the tail of a delta
+ * after validateXorFrom, or a whole delta after validateXor).
+ */
+function applyXorFrom(delta: usize, length: u32, out: usize, i: u32, position: u32): void {
   while (i < length) {
     const zero = readVarint(delta, length, i);
     position += <u32>zero >>> 2;
@@ -297,18 +426,79 @@ function applyXor(delta: usize, length: u32, out: usize): void {
     const literal = readVarint(delta, length, i);
     const literalRun = <u32>literal >>> 2;
     i += <u32>literal & 3;
-    const rounded = (literalRun + 15) & ~15;
-    const padded = position + rounded <= FRAME && delta + i + rounded <= memoryEnd;
-    xorInto(out + position, delta + i, literalRun, padded);
+    applyLiteral(out + position, delta + i, literalRun);
     position += literalRun;
     i += literalRun;
   }
 }
 
+/** Applies an already validated XOR-form delta to the frame at `out` (second pass). */
+function applyXor(delta: usize, length: u32, out: usize): void {
+  let i: u32 = 1;
+  let position: u32 = 0;
+  while (i + 4 <= length) {
+    const w = load<u32>(delta + i);
+    const zeroLong = (w >>> 7) & 1;
+    const rest = w >>> ((zeroLong << 3) + 8);
+    const literalLong = (rest >>> 7) & 1;
+    const literalRun = headValue(rest, literalLong);
+    position += headValue(w, zeroLong);
+    i += 2 + zeroLong + literalLong;
+    applyLiteral(out + position, delta + i, literalRun);
+    position += literalRun;
+    i += literalRun;
+  }
+  applyXorFrom(delta, length, out, i, position);
+}
+
+/**
+ * Single pass, in place: validates each pair and applies it at once to the frame at `out`.
+ * Returns 0, or a packed problem after undoing the pairs already applied (XORing their
+ * literals again), so that a rejected delta leaves the frame as it was.
+ *
+ * While 4 delta bytes remain at a pair's start, the pair is checked branch-free into one flag
+ * (non-minimal varint, empty literal, runs past the frame end — which also catches a too-long
+ * varint, see headValue — and a literal passing the delta's end) and one well-predicted branch
+ * leaves the loop before a bad pair is applied; the checks are exactly validateXorFrom's for
+ * such a pair. The last bytes (at most one pair) are validated exactly before being applied.
+ * A rejected delta is named by validateXorFrom from the first bad pair (the pairs before it
+ * are valid), so the problem and offset are the same as the two-pass decoder's.
+ */
+function applyXorInPlace(delta: usize, length: u32, out: usize): i32 {
+  let i: u32 = 1;
+  let position: u32 = 0;
+  while (i + 4 <= length) {
+    const w = load<u32>(delta + i);
+    const zeroLong = (w >>> 7) & 1;
+    const rest = w >>> ((zeroLong << 3) + 8);
+    const literalLong = (rest >>> 7) & 1;
+    const literalRun = headValue(rest, literalLong);
+    const start = position + headValue(w, zeroLong);
+    const end = start + literalRun;
+    const literalAt = i + 2 + zeroLong + literalLong;
+    const next = literalAt + literalRun;
+    const bad = (zeroLong & <u32>((w & 0xff00) == 0)) | (literalLong & <u32>((rest & 0xff00) == 0))
+      | <u32>(literalRun == 0) | <u32>(end > FRAME) | <u32>(next > length);
+    if (bad != 0) break;
+    applyLiteral(out + start, delta + literalAt, literalRun);
+    position = end;
+    i = next;
+  }
+  const invalid = validateXorFrom(delta, length, i, position);
+  if (invalid != 0) {
+    undoPairs(delta, out, i);
+    return invalid;
+  }
+  applyXorFrom(delta, length, out, i, position);
+  return 0;
+}
+
 /**
  * Applies the delta of `length` bytes at `delta` to the previous frame at `prev`, writing the
  * new frame at `out` (`out` may equal `prev`: in place). Returns 0, or a negative packed problem
- * when the delta is invalid, in which case nothing was written.
+ * when the delta is invalid, in which case the output frame holds its old contents again (in
+ * place: pairs applied before the problem was found were undone; into another frame: nothing
+ * was written).
  */
 export function deltaDecode(delta: usize, length: u32, prev: usize, out: usize): i32 {
   if (length == 0) return problem(PROBLEM_EMPTY, 0);
@@ -320,9 +510,12 @@ export function deltaDecode(delta: usize, length: u32, prev: usize, out: usize):
     return 0;
   }
   if (kind != KIND_XOR) return problem(PROBLEM_UNKNOWN_KIND, 0);
+  if (out == prev) return applyXorInPlace(delta, length, out);
+  // Into another frame: the output's old contents are not kept anywhere, so an undo could not
+  // restore them; validate everything first (branch-free pass), then copy and apply.
   const invalid = validateXor(delta, length);
   if (invalid != 0) return invalid;
-  if (out != prev) memory.copy(out, prev, FRAME);
+  memory.copy(out, prev, FRAME);
   applyXor(delta, length, out);
   return 0;
 }

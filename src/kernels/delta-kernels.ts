@@ -12,9 +12,11 @@
  *   3 bytes or at an unchanged run reaching the frame end.
  *
  * Every offset is a byte address in the pool's memory, as for the bitmap kernels. Frames must
- * be 4-byte aligned; a delta may start at any byte. Decoding validates the whole delta before
- * writing: a rejected delta leaves the output frame untouched and raises DeltaFormatError with
- * the problem and the offset in the delta.
+ * be 4-byte aligned; a delta may start at any byte. A rejected delta raises DeltaFormatError
+ * with the problem and the offset in the delta, and leaves the output frame as it was before the
+ * call: decoding in place validates and applies each pair in one pass and, on a problem, XORs
+ * the pairs already applied in again (undoing them); decoding into another frame validates the
+ * whole delta before writing anything (see delta-format.md, "Validation").
  */
 
 import { KernelArgumentError, type KernelMemory } from './bitmap-kernels.js';
@@ -104,8 +106,10 @@ export interface DeltaKernels {
   /**
    * Applies the `deltaLength`-byte delta at `deltaOffset` to the previous frame at `prevOffset`,
    * writing the new frame at `outOffset` (equal to `prevOffset` for in place, otherwise not
-   * overlapping it; the delta must not overlap the output frame). Throws DeltaFormatError,
-   * with nothing written, when the delta is malformed.
+   * overlapping it; the delta must not overlap the output frame). Throws DeltaFormatError when
+   * the delta is malformed; the output frame then holds exactly its old contents (in place, the
+   * pairs applied before the problem was found have been undone; into another frame, nothing
+   * was written).
    */
   deltaDecode(deltaOffset: number, deltaLength: number, prevOffset: number, outOffset: number): void;
 }
@@ -277,7 +281,7 @@ function tsEncode(bytes: Uint8Array, words: Int32Array, view: DataView, prev: nu
     at = tsWriteVarint(bytes, at, zeroRun);
     at = tsWriteVarint(bytes, at, literalRun);
     let k = start;
-    if (end - k >= 32) {
+    if (end - k >= 8) {
       for (; k + 4 <= end; k += 4, at += 4) view.setInt32(at, view.getInt32(prev + k, true) ^ view.getInt32(cur + k, true), true);
     }
     for (; k < end; k++) bytes[at++] = bytes[prev + k] ^ bytes[cur + k];
@@ -322,6 +326,78 @@ function tsValidateXor(bytes: Uint8Array, delta: number, length: number): number
   return 0;
 }
 
+/**
+ * XORs the literals of the pairs from delta index 1 up to (not including) `stop` into the frame
+ * at `out`; the pairs must be valid. Applies a validated delta (`stop` = its length) and undoes
+ * the pairs a rejected one had applied in place (XOR is its own inverse).
+ */
+function tsApplyPairs(bytes: Uint8Array, view: DataView, delta: number, length: number, stop: number, out: number): void {
+  let i = 1;
+  let position = out;
+  while (i < stop) {
+    const zero = tsReadVarint(bytes, delta, length, i);
+    position += zero >>> 2;
+    i += zero & 3;
+    const literal = tsReadVarint(bytes, delta, length, i);
+    i += literal & 3;
+    position = tsXorLiteral(bytes, view, position, delta + i, literal >>> 2);
+    i += literal >>> 2;
+  }
+}
+
+/** XORs `count` delta bytes at `source` into the bytes at `target`; returns `target + count`. */
+function tsXorLiteral(bytes: Uint8Array, view: DataView, target: number, source: number, count: number): number {
+  const end = source + count;
+  let k = source;
+  if (count >= 8) {
+    for (; k + 4 <= end; k += 4, target += 4) view.setInt32(target, view.getInt32(target, true) ^ view.getInt32(k, true), true);
+  }
+  for (; k < end; k++) bytes[target++] ^= bytes[k];
+  return target;
+}
+
+/**
+ * Single pass in place: validates each pair and XORs its literal into the frame at `out` at
+ * once. On the first problem, undoes the pairs already applied and returns the packed problem
+ * (the same checks, in the same order, as tsValidateXor); 0 when the delta was valid.
+ */
+function tsDecodeXorInPlace(bytes: Uint8Array, view: DataView, delta: number, length: number, out: number): number {
+  let i = 1;
+  let position = 0;
+  let problem = 0;
+  while (i < length) {
+    const pairStart = i;
+    const zero = tsReadVarint(bytes, delta, length, i);
+    if (zero < 0) problem = zero;
+    else {
+      position += zero >>> 2;
+      i += zero & 3;
+      if (position > FRAME) problem = -(DeltaProblemCode.RunPastEnd | (pairStart << 4));
+      else if (i >= length) problem = -(DeltaProblemCode.MissingLiteralLength | (i << 4));
+      else {
+        const literal = tsReadVarint(bytes, delta, length, i);
+        const literalRun = literal >>> 2;
+        if (literal < 0) problem = literal;
+        else if (literalRun === 0) problem = -(DeltaProblemCode.EmptyLiteral | (i << 4));
+        else if (position + literalRun > FRAME) problem = -(DeltaProblemCode.RunPastEnd | (i << 4));
+        else {
+          i += literal & 3;
+          if (literalRun > length - i) problem = -(DeltaProblemCode.TruncatedLiteral | (i << 4));
+          else {
+            tsXorLiteral(bytes, view, out + position, delta + i, literalRun);
+            position += literalRun;
+            i += literalRun;
+            continue;
+          }
+        }
+      }
+    }
+    tsApplyPairs(bytes, view, delta, length, pairStart, out);
+    return problem;
+  }
+  return 0;
+}
+
 /** Decodes as described on DeltaKernels.deltaDecode; returns 0 or a packed problem (< 0). */
 function tsDecode(bytes: Uint8Array, view: DataView, delta: number, length: number, prev: number, out: number): number {
   if (length === 0) return -(DeltaProblemCode.Empty | 0);
@@ -333,23 +409,13 @@ function tsDecode(bytes: Uint8Array, view: DataView, delta: number, length: numb
     return 0;
   }
   if (kind !== DELTA_KIND_XOR) return -(DeltaProblemCode.UnknownKind | 0);
+  if (out === prev) return tsDecodeXorInPlace(bytes, view, delta, length, out);
+  // Into another frame: an undo could not bring back the output's old contents, so validate
+  // the whole delta first, then copy and apply (as the WASM decoder does).
   const invalid = tsValidateXor(bytes, delta, length);
   if (invalid !== 0) return invalid;
-  if (out !== prev) bytes.copyWithin(out, prev, prev + FRAME);
-  let i = 1;
-  let position = out;
-  while (i < length) {
-    const zero = tsReadVarint(bytes, delta, length, i);
-    position += zero >>> 2;
-    i += zero & 3;
-    const literal = tsReadVarint(bytes, delta, length, i);
-    i += literal & 3;
-    const end = i + (literal >>> 2);
-    if (end - i >= 32) {
-      for (; i + 4 <= end; i += 4, position += 4) view.setInt32(position, view.getInt32(position, true) ^ view.getInt32(delta + i, true), true);
-    }
-    for (; i < end; i++) bytes[position++] ^= bytes[delta + i];
-  }
+  bytes.copyWithin(out, prev, prev + FRAME);
+  tsApplyPairs(bytes, view, delta, length, length, out);
   return 0;
 }
 

@@ -21,6 +21,8 @@ import { addKernelRow, addKernelTarget } from './kernels.js';
 
 const DELTA_FRAMES = 1024;
 const ROUNDS = 11;
+/** Untimed passes of each side before the timed rounds. */
+const WARMUP_PASSES = 5;
 /** Times each pass goes over all frames (longer passes, steadier figures). */
 const SWEEPS = 4;
 const TARGET_RATIO = 5;
@@ -44,8 +46,11 @@ function alternatingMedians(wasmSweep: () => void, tsSweep: () => void): [number
   const tsPass = () => {
     for (let sweep = 0; sweep < SWEEPS; sweep++) tsSweep();
   };
-  wasmPass();
-  tsPass();
+  // Warm-up: enough passes for V8 to finish optimizing the TS side before anything is timed.
+  for (let warm = 0; warm < WARMUP_PASSES; warm++) {
+    wasmPass();
+    tsPass();
+  }
   const wasmTimes: number[] = [];
   const tsTimes: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {

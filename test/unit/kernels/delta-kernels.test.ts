@@ -1,7 +1,8 @@
 // XOR-delta kernels: decode(encode(x)) = x for both implementations, WASM and TS byte-identical
 // and equal to a plain byte-by-byte reference encoder written from delta-format.md, outputs within
-// the documented bound, and corrupt deltas rejected with the problem and offset named, without
-// writing anything (in particular nothing outside the output frame).
+// the documented bound, and corrupt deltas rejected with the problem and offset named, leaving
+// the output frame exactly as it was — in place (one pass, applied pairs undone) and into another
+// frame (nothing written) — and never writing outside the output frame.
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +240,25 @@ describe('delta kernels: round trip and identical output', () => {
     }
   });
 
+  it('every literal length 1..130 at the frame start, middle and end, alone and 3 bytes after another literal', () => {
+    // The decoders XOR literals with overlapping 16/8/4/1-byte steps by length class; the
+    // encoder writes up to 64 literal bytes with fixed stores. Every length, every class edge.
+    const f = fixture();
+    const prev = randomFrame(random(8));
+    for (let length = 1; length <= 130; length++) {
+      for (const start of [0, 1, 2000, FRAME_SIZE - length]) {
+        const cur = prev.slice();
+        for (let k = start; k < start + length; k++) cur[k] ^= 0x3c;
+        checkFrames(f, prev, cur);
+        if (start >= 8) {
+          for (let k = start - 8; k < start - 3; k++) cur[k] ^= 0xc3; // a 5-byte literal ending 3 bytes before
+          const delta = checkFrames(f, prev, cur);
+          expect(delta[0], `length ${length} at ${start}: two literals, XOR form`).toBe(1);
+        }
+      }
+    }
+  });
+
   it('alternating patterns that maximise the number of runs, and short gaps absorbed into literals', () => {
     const f = fixture();
     const prev = randomFrame(random(7));
@@ -299,9 +319,11 @@ describe('delta kernels: corrupt deltas', () => {
   function rejects(f: Fixture, delta: number[] | Uint8Array, problem: string, offset: number): void {
     f.pool.bytes.set(delta, f.deltaOut.wasm);
     for (const kernels of [f.wasm, f.ts]) {
-      f.pool.bytes.fill(0x3c, f.out - FRAME_SIZE, f.out + 2 * FRAME_SIZE);
-      expectProblem(() => kernels.deltaDecode(f.deltaOut.wasm, delta.length, f.prev, f.out), problem, offset);
-      expect(f.pool.bytes.subarray(f.out - FRAME_SIZE, f.out + 2 * FRAME_SIZE).every((b) => b === 0x3c), `${kernels.kind}: nothing written`).toBe(true);
+      for (const inPlace of [false, true]) {
+        f.pool.bytes.fill(0x3c, f.out - FRAME_SIZE, f.out + 2 * FRAME_SIZE);
+        expectProblem(() => kernels.deltaDecode(f.deltaOut.wasm, delta.length, inPlace ? f.out : f.prev, f.out), problem, offset);
+        expect(f.pool.bytes.subarray(f.out - FRAME_SIZE, f.out + 2 * FRAME_SIZE).every((b) => b === 0x3c), `${kernels.kind} in place ${inPlace}: frame unchanged`).toBe(true);
+      }
     }
   }
 
@@ -385,6 +407,21 @@ describe('delta kernels: corrupt deltas', () => {
         const frame = frameAt(f, f.out);
         if (error !== '') expect(allBytes(f, f.out, 0x77), 'rejected: output untouched').toBe(true);
         outcomes.push({ error, frame });
+        // In place on a copy of prev: the same verdict and offset, and a rejected delta leaves
+        // the frame exactly as it was (pairs applied before the problem are undone).
+        f.pool.bytes.set(prev, f.out);
+        let inPlaceError = '';
+        try {
+          kernels.deltaDecode(f.deltaOut.wasm, delta.length, f.out, f.out);
+        } catch (caught) {
+          if (!(caught instanceof DeltaFormatError)) throw caught;
+          inPlaceError = `${caught.problem}@${caught.offset}`;
+        }
+        expect(inPlaceError, `${kernels.kind} round ${round}: in place, same verdict`).toBe(error);
+        expect(allBytes(f, f.out - FRAME_SIZE, 0x77), 'in place: guard before').toBe(true);
+        expect(allBytes(f, f.out + FRAME_SIZE, 0x77), 'in place: guard after').toBe(true);
+        const expected = error === '' ? frame : prev;
+        expect(firstDifference(frameAt(f, f.out), expected), `${kernels.kind} round ${round}: in place, ${error === '' ? 'same frame' : 'frame restored'}`).toBe(-1);
       }
       expect(outcomes[1].error, `round ${round}`).toBe(outcomes[0].error);
       expect(firstDifference(outcomes[0].frame, outcomes[1].frame), `round ${round}`).toBe(-1);
@@ -393,6 +430,116 @@ describe('delta kernels: corrupt deltas', () => {
     }
     expect(rejected).toBeGreaterThan(1000);
     expect(accepted).toBeGreaterThan(100);
+  });
+});
+
+/** Where the parts of each pair of an XOR-form delta start (parsed from the format description). */
+interface PairLayout {
+  start: number;
+  literalLengthAt: number;
+  literalAt: number;
+  literalRun: number;
+}
+
+function pairsOf(delta: Uint8Array): PairLayout[] {
+  const pairs: PairLayout[] = [];
+  let i = 1;
+  const varint = (): number => {
+    const first = delta[i++];
+    return (first & 0x80) === 0 ? first : (first & 0x7f) | (delta[i++] << 7);
+  };
+  while (i < delta.length) {
+    const start = i;
+    varint();
+    const literalLengthAt = i;
+    const literalRun = varint();
+    pairs.push({ start, literalLengthAt, literalAt: i, literalRun });
+    i += literalRun;
+  }
+  return pairs;
+}
+
+describe('delta kernels: a delta valid for many pairs, then corrupt', () => {
+  /** A corruption of a valid delta and the problem it must be rejected with. */
+  interface Corruption {
+    name: string;
+    delta: Uint8Array;
+    problem: string;
+    offset: number;
+    /** Delta bytes before the bad pair: a valid delta that does change the frame. */
+    validPrefix: number;
+  }
+
+  function corruptions(delta: Uint8Array): Corruption[] {
+    const pairs = pairsOf(delta);
+    const last = pairs[pairs.length - 1];
+    const middle = pairs[pairs.length >> 1];
+    const append = (bytes: number[]) => Uint8Array.from([...delta, ...bytes]);
+    const edit = (at: number, bytes: number[]) => {
+      const copy = delta.slice();
+      copy.set(bytes, at);
+      return copy;
+    };
+    return [
+      { name: 'truncated last literal', delta: delta.slice(0, last.literalAt + last.literalRun - 1), problem: 'truncated literal', offset: last.literalAt, validPrefix: last.start },
+      { name: 'empty last literal run', delta: edit(last.literalLengthAt, [0]), problem: 'empty literal run', offset: last.literalLengthAt, validPrefix: last.start },
+      { name: 'empty literal run in the middle', delta: edit(middle.literalLengthAt, [0]), problem: 'empty literal run', offset: middle.literalLengthAt, validPrefix: middle.start },
+      { name: 'non-minimal varint in the middle', delta: edit(middle.start, [0x81, 0x00]), problem: 'varint not minimal', offset: middle.start, validPrefix: middle.start },
+      { name: 'too-long varint in the last pair', delta: edit(last.start, [0x81, 0x80]), problem: 'varint longer than 2 bytes', offset: last.start, validPrefix: last.start },
+      { name: 'appended pair past the frame end', delta: append([0xff, 0x1f, 1, 7]), problem: 'runs past the end of the frame', offset: delta.length, validPrefix: delta.length },
+      { name: 'appended truncated varint (last bytes)', delta: append([0x80]), problem: 'truncated varint', offset: delta.length, validPrefix: delta.length },
+      { name: 'appended zero run without literal length', delta: append([5]), problem: 'missing literal length', offset: delta.length + 1, validPrefix: delta.length },
+      { name: 'appended pair with an empty literal', delta: append([3, 0, 1, 2]), problem: 'empty literal run', offset: delta.length + 1, validPrefix: delta.length },
+      { name: 'appended literal longer than the rest', delta: append([0, 9, 1, 2]), problem: 'truncated literal', offset: delta.length + 2, validPrefix: delta.length },
+    ];
+  }
+
+  it('leaves the frame exactly unchanged, in place and into another frame, with the same problem and offset', () => {
+    const f = fixture();
+    const next = random(31337);
+    const prev = randomFrame(next);
+    // 1 changed byte in every 4 (about 1020 pairs, near the most); short literals with 3-byte
+    // gaps; runs of 1..200 bytes (literals of every length class, including > 64). The last 16
+    // bytes stay unchanged, so the pairs appended below fit in the frame.
+    const every4 = prev.slice();
+    for (let i = 0; i < FRAME_SIZE - 16; i += 4) every4[i] ^= 0x21;
+    const sparse = dirtied(prev, 0.1, 16, next);
+    sparse.set(prev.subarray(FRAME_SIZE - 16), FRAME_SIZE - 16);
+    const mixed = prev.slice();
+    for (let i = 0; i < FRAME_SIZE - 200;) {
+      const run = 1 + (next() % 200);
+      for (let k = i; k < i + run; k++) mixed[k] ^= 1 + (next() % 255);
+      i += run + 3 + (next() % 20);
+    }
+    for (const cur of [every4, sparse, mixed]) {
+      const delta = referenceEncode(prev, cur);
+      expect(delta[0], 'XOR form').toBe(1);
+      expect(pairsOf(delta).length, 'many pairs').toBeGreaterThan(20);
+      for (const corruption of corruptions(delta)) {
+        f.pool.bytes.set(corruption.delta, f.deltaOut.wasm);
+        for (const kernels of [f.wasm, f.ts]) {
+          const label = `${kernels.kind} ${corruption.name}`;
+          // The pairs before the bad one are valid and do change the frame, so a decoder that
+          // applies them first must really undo them.
+          f.pool.bytes.set(prev, f.out);
+          kernels.deltaDecode(f.deltaOut.wasm, corruption.validPrefix, f.out, f.out);
+          expect(firstDifference(frameAt(f, f.out), prev), `${label}: valid prefix changes the frame`).not.toBe(-1);
+          // In place.
+          f.pool.bytes.fill(0x5e, f.out - FRAME_SIZE, f.out);
+          f.pool.bytes.fill(0x5e, f.out + FRAME_SIZE, f.out + 2 * FRAME_SIZE);
+          f.pool.bytes.set(prev, f.out);
+          expectProblem(() => kernels.deltaDecode(f.deltaOut.wasm, corruption.delta.length, f.out, f.out), corruption.problem, corruption.offset);
+          expect(firstDifference(frameAt(f, f.out), prev), `${label}: in place, frame unchanged`).toBe(-1);
+          expect(allBytes(f, f.out - FRAME_SIZE, 0x5e) && allBytes(f, f.out + FRAME_SIZE, 0x5e), `${label}: in place, guards`).toBe(true);
+          // Into another frame.
+          f.pool.bytes.set(prev, f.prev);
+          f.pool.bytes.fill(0x5e, f.out - FRAME_SIZE, f.out + 2 * FRAME_SIZE);
+          expectProblem(() => kernels.deltaDecode(f.deltaOut.wasm, corruption.delta.length, f.prev, f.out), corruption.problem, corruption.offset);
+          expect(f.pool.bytes.subarray(f.out - FRAME_SIZE, f.out + 2 * FRAME_SIZE).every((b) => b === 0x5e), `${label}: output untouched`).toBe(true);
+          expect(firstDifference(frameAt(f, f.prev), prev), `${label}: previous frame untouched`).toBe(-1);
+        }
+      }
+    }
   });
 });
 
