@@ -309,6 +309,22 @@ describe('exceptions', () => {
     expect(triple.cpu.run(100000)).toBe(RunExit.TripleFault);
   });
 
+  it('a fault that repeats forever (its handler faults at once) still ends run() at the budget', () => {
+    // The #GP handler's first instruction loads a null SS: #GP again, forever, with no
+    // instruction ever retiring. Delivered faults count against the budget.
+    const vm = bootProtected(`
+  SETGATE IDT, 13, ${CODE0}, ABS(handler), 0x8e, 0
+  mov esp, 0x300000   ; room for thousands of 12-byte fault frames in plain RAM
+  xor eax, eax
+  mov ss, ax
+handler:
+  mov ss, ax`);
+    const start = vm.cpu.instructionCount;
+    expect(vm.cpu.run(5000)).toBe(RunExit.Budget);
+    expect(vm.cpu.instructionCount - start).toBeLessThan(50); // only the boot stub and the set-up retire
+    expect(vm.cpu.faultsDelivered).toBeGreaterThan(100);
+  });
+
   it('#TS for a task switch to a TSS whose limit is too small', () => {
     const vm = bootProtected('jmp 0x48:0\nhlt');
     setDescriptor(vm, GDT, 9, 0x3000, 0x20, ACC.tss32, 0);
