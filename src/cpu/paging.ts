@@ -29,7 +29,7 @@
  * a physical address >= 2^32 for the caller to treat as unmapped. The A20 mask is applied
  * by the caller to the final address only.
  */
-import type { Cpu } from './cpu.js';
+import type { LinearMemory } from './linear-memory.js';
 
 /** CR0 bits (SDM vol. 3A §2.5). PG is bit 31: compare `(cr0 & Cr0.PG) !== 0`. */
 export const enum Cr0 {
@@ -126,7 +126,7 @@ export class PageWalker {
    * privilege with the CPU's current CR0/CR3/CR4. True on success (outputs in the fields,
    * A/D flags written); false on a page fault (error code in `errorCode`, nothing written).
    */
-  walk(c: Cpu, lin: number, write: boolean, user: boolean): boolean {
+  walk(c: LinearMemory, lin: number, write: boolean, user: boolean): boolean {
     this.walks++;
     const access = (write ? PfError.W : 0) | (user ? PfError.U : 0);
     if ((c.cr4 & Cr4.PAE) !== 0) return this.walkPae(c, lin, write, user, access);
@@ -134,7 +134,7 @@ export class PageWalker {
   }
 
   /** 32-bit paging (SDM §4.3). */
-  private walk32(c: Cpu, lin: number, write: boolean, user: boolean, access: number): boolean {
+  private walk32(c: LinearMemory, lin: number, write: boolean, user: boolean, access: number): boolean {
     const mem = c.memory;
     const pse = (c.cr4 & Cr4.PSE) !== 0;
     const pdeAddr = ((c.cr3 & ~0xfff) | ((lin >>> 20) & 0xffc)) >>> 0;
@@ -160,7 +160,7 @@ export class PageWalker {
   }
 
   /** PAE paging (SDM §4.4). */
-  private walkPae(c: Cpu, lin: number, write: boolean, user: boolean, access: number): boolean {
+  private walkPae(c: LinearMemory, lin: number, write: boolean, user: boolean, access: number): boolean {
     const k = (lin >>> 30) << 1;
     const pdptLo = this.pdpte[k], pdptHi = this.pdpte[k + 1];
     if ((pdptLo & Pte.P) === 0) return this.fail(access);
@@ -188,20 +188,20 @@ export class PageWalker {
   }
 
   /** Whether the combined rights (R/W and U/S ANDed over the levels) allow the access. */
-  private allowed(c: Cpu, rights: number, write: boolean, user: boolean): boolean {
+  private allowed(c: LinearMemory, rights: number, write: boolean, user: boolean): boolean {
     if (user && (rights & Pte.US) === 0) return false;
     if (!write || (rights & Pte.RW) !== 0) return true;
     return !user && (c.cr0 & Cr0.WP) === 0;
   }
 
   /** Set A (and D for `dirty`) in the entry at `addr` if not already set. */
-  private setFlags(c: Cpu, addr: number, entry: number, dirty: boolean): void {
+  private setFlags(c: LinearMemory, addr: number, entry: number, dirty: boolean): void {
     const want = entry | Pte.A | (dirty ? Pte.D : 0);
     if (want !== entry && addr < FOUR_GIB) c.memory.write32(addr, want);
   }
 
   /** Record the outputs of a successful walk. */
-  private done(c: Cpu, phys: number, leaf: number, rights: number, write: boolean, user: boolean, large: boolean): void {
+  private done(c: LinearMemory, phys: number, leaf: number, rights: number, write: boolean, user: boolean, large: boolean): void {
     this.phys = phys;
     this.large = large;
     this.global = (leaf & Pte.G) !== 0 && (c.cr4 & Cr4.PGE) !== 0;
@@ -219,7 +219,7 @@ export class PageWalker {
    * false, leaving the registers unchanged, if a present entry sets a reserved bit (the
    * instruction that caused the load then raises #GP(0)).
    */
-  loadPdptes(c: Cpu, cr3: number): boolean {
+  loadPdptes(c: LinearMemory, cr3: number): boolean {
     const base = (cr3 & ~0x1f) >>> 0;
     for (let k = 0; k < 4; k++) {
       const lo = c.memory.read32(base + k * 8) | 0, hi = c.memory.read32(base + k * 8 + 4) | 0;
@@ -236,6 +236,6 @@ function tableBase(lo: number, hi: number): number {
 }
 
 /** One dword of a paging-structure entry; all ones outside the 4 GiB guest-physical space. */
-function readEntry(c: Cpu, addr: number): number {
+function readEntry(c: LinearMemory, addr: number): number {
   return addr < FOUR_GIB ? c.memory.read32(addr) | 0 : -1;
 }
