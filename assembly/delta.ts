@@ -392,31 +392,10 @@ function validateXor(delta: usize, length: u32): i32 {
 }
 
 /**
- * Re-applies the pairs of a delta from delta byte 1 up to (not including) delta byte `stop`,
- * all of which were applied to the frame at `out` by applyXorInPlace's fast loop (so they are
- * valid and each starts with 4 delta bytes left). XOR is its own inverse: this removes them.
- */
-function undoPairs(delta: usize, out: usize, stop: u32): void {
-  let i: u32 = 1;
-  let position: u32 = 0;
-  while (i < stop) {
-    const w = load<u32>(delta + i);
-    const zeroLong = (w >>> 7) & 1;
-    const rest = w >>> ((zeroLong << 3) + 8);
-    const literalLong = (rest >>> 7) & 1;
-    const literalRun = headValue(rest, literalLong);
-    position += headValue(w, zeroLong);
-    i += 2 + zeroLong + literalLong;
-    applyLiteral(out + position, delta + i, literalRun);
-    position += literalRun;
-    i += literalRun;
-  }
-}
-
-/**
  * Applies the pairs of an XOR-form delta from delta byte `i` (frame position `position`) to
  * the end, with the exact varint reader. Only for pairs already validated (the tail of a delta
- * after validateXorFrom, or a whole delta after validateXor).
+ * after validateXorFrom, a whole delta after validateXor, or — with `length` cut at the
+ * first bad pair — the valid prefix being undone after a rejection).
  */
 function applyXorFrom(delta: usize, length: u32, out: usize, i: u32, position: u32): void {
   while (i < length) {
@@ -486,7 +465,9 @@ function applyXorInPlace(delta: usize, length: u32, out: usize): i32 {
   }
   const invalid = validateXorFrom(delta, length, i, position);
   if (invalid != 0) {
-    undoPairs(delta, out, i);
+    // XOR is its own inverse: applying the pairs before delta byte i again removes them
+    // (they are valid, so the exact reader bounded at i reads exactly them; error path only).
+    applyXorFrom(delta, i, out, 1, 0);
     return invalid;
   }
   applyXorFrom(delta, length, out, i, position);

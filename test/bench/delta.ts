@@ -18,6 +18,7 @@
 import { FramePool, FRAME_SIZE } from '../../src/memory/index.js';
 import { DELTA_MAX_BYTES, loadDeltaKernels, tsDeltaKernels, type DeltaKernels } from '../../src/kernels/index.js';
 import { addKernelRow, addKernelTarget } from './kernels.js';
+import { xorshift32 } from '../helpers/random.js';
 
 const DELTA_FRAMES = 1024;
 const ROUNDS = 11;
@@ -27,16 +28,6 @@ const WARMUP_PASSES = 5;
 const SWEEPS = 4;
 const TARGET_RATIO = 5;
 
-/** xorshift32 stream. */
-function generator(seed: number): () => number {
-  let state = seed | 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-}
 
 /** Median seconds of `wasmPass` and of `tsPass`, timed alternately. */
 function alternatingMedians(wasmSweep: () => void, tsSweep: () => void): [number, number] {
@@ -67,7 +58,7 @@ function alternatingMedians(wasmSweep: () => void, tsSweep: () => void): [number
 
 /** Fills the previous frames with random bytes and the current ones with dirtied copies. */
 function fillPairs(pool: FramePool, prev: number, cur: number, percent: number, seed: number): void {
-  const next = generator(seed);
+  const next = xorshift32(seed);
   const bytes = pool.bytes;
   const frameBytes = DELTA_FRAMES * FRAME_SIZE;
   for (let i = 0; i < frameBytes; i++) bytes[prev + i] = next() >>> 24;

@@ -16,6 +16,7 @@
  */
 import { FramePool, FRAME_SIZE } from '../../src/memory/index.js';
 import { readReleaseWasm, tsFrameKernels, type FrameKernels } from '../../src/kernels/index.js';
+import { xorshift32 } from '../helpers/random.js';
 
 /** One row of the kernel table: the same work done by both implementations. */
 export interface KernelRow {
@@ -109,13 +110,8 @@ const HARVEST_BITMAP_BYTES = 256 * 1024;
 /** Fills `frames` frames from `address` with xorshift32 bytes. */
 function fillRandom(pool: FramePool, address: number, frames: number, seed: number): void {
   const words = new Uint32Array(pool.memory.buffer, address, (frames * FRAME_SIZE) / 4);
-  let state = seed;
-  for (let i = 0; i < words.length; i++) {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    words[i] = state >>> 0;
-  }
+  const next = xorshift32(seed);
+  for (let i = 0; i < words.length; i++) words[i] = next();
 }
 
 /** Writes a u32 list at `offset`. */
@@ -227,13 +223,10 @@ function harvestRows(pool: FramePool, wasm: FrameKernels, ts: FrameKernels, repe
   let worst = { atomic: Infinity, plain: Infinity };
   for (const percent of [1, 10, 50]) {
     template.fill(0);
-    let state = 0x1234567 + percent;
+    const next = xorshift32(0x1234567 + percent);
     const threshold = Math.round((percent / 100) * 0x100000000);
     for (let bit = 0; bit < bitCount; bit++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      if (state >>> 0 < threshold) template[bit >>> 3] |= 1 << (bit & 7);
+      if (next() < threshold) template[bit >>> 3] |= 1 << (bit & 7);
     }
     const restore = () => pool.bytes.set(template, bitmap);
     const data = `${HARVEST_BITMAP_BYTES >>> 10} KiB bitmap, ${percent} % set`;

@@ -13,6 +13,7 @@ import {
   type FrameKernels,
 } from '../../../src/kernels/index.js';
 import { ensureReleaseWasm, RELEASE_WASM } from '../../helpers/wasm-build.js';
+import { xorshift32 } from '../../helpers/random.js';
 
 /** Whether the built module exists and has the frame kernels (an older build may not). */
 function builtModuleHasFrameKernels(): boolean {
@@ -88,16 +89,6 @@ function lcgFrame(): Uint8Array {
   return bytes;
 }
 
-/** Deterministic pseudo-random source (xorshift32). */
-function randomSource(seed: number): () => number {
-  let state = seed | 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-}
 
 function randomFrame(next: () => number): Uint8Array {
   const frame = new Uint8Array(FRAME_SIZE);
@@ -208,7 +199,7 @@ describe('frame kernels: XXH64 vectors', () => {
 
   it('seeded frame hashes agree between frameHashInto and the general hash64, and between implementations', () => {
     const f = fixture(1);
-    const next = randomSource(77);
+    const next = xorshift32(77);
     f.pool.bytes.set(randomFrame(next), f.frames);
     const seeds: [number, number][] = [[0, 0], [1, 0], [0, 1], [0xffffffff, 0xffffffff], [0x9e3779b1, 0], [0x85ebca87, 0x9e3779b1]];
     for (const [low, high] of seeds) {
@@ -233,7 +224,7 @@ describe('frame kernels: WASM and TS agree', () => {
 
   it('on a single byte different at every position class, over zero, ones and random frames', () => {
     const f = fixture(3);
-    const next = randomSource(1234);
+    const next = xorshift32(1234);
     const bases: [string, Uint8Array][] = [
       ['zeros', new Uint8Array(FRAME_SIZE)],
       ['ones', new Uint8Array(FRAME_SIZE).fill(0xff)],
@@ -268,7 +259,7 @@ describe('frame kernels: WASM and TS agree', () => {
 
   it('on all-zero, all-ones and random frames: hash, zero test, compare with itself and a copy', () => {
     const f = fixture(2);
-    const next = randomSource(99);
+    const next = xorshift32(99);
     const frames: [string, Uint8Array][] = [['zeros', new Uint8Array(FRAME_SIZE)], ['ones', new Uint8Array(FRAME_SIZE).fill(0xff)]];
     for (let k = 0; k < 24; k++) frames.push([`random ${k}`, randomFrame(next)]);
     const [a, b] = [f.frames, f.frames + FRAME_SIZE];
@@ -287,7 +278,7 @@ describe('frame kernels: WASM and TS agree', () => {
 
   it('hash64 of random lengths and offsets agrees between implementations', () => {
     const f = fixture(4);
-    const next = randomSource(4242);
+    const next = xorshift32(4242);
     for (let k = 0; k < 4; k++) f.pool.bytes.set(randomFrame(next), f.frames + k * FRAME_SIZE);
     for (let round = 0; round < 200; round++) {
       const offset = f.frames + (next() % 4096);
@@ -320,7 +311,7 @@ describe('frame kernels: batches equal single calls', () => {
 
   it('hashFrames and zeroFrames over lists of several lengths (0, 1, 31, 32, 33, 70) with repeats', () => {
     const f = fixture(40);
-    const next = randomSource(5);
+    const next = xorshift32(5);
     fillFrames(f, next);
     const listOffset = f.work;
     const outOffset = f.work + FRAME_SIZE;
@@ -350,7 +341,7 @@ describe('frame kernels: batches equal single calls', () => {
 
   it('compareFramePairs and copyFramePairs equal compareFrames and copyFrame', () => {
     const f = fixture(40);
-    const next = randomSource(6);
+    const next = xorshift32(6);
     const pairsOffset = f.work;
     const outOffset = f.work + FRAME_SIZE;
     for (const kernels of f.both) {
@@ -387,7 +378,7 @@ describe('frame kernels: harvest variants', () => {
     const bitmapOffset = f.frames;
     const BYTES = 2 * FRAME_SIZE;
     const outOffset = f.pool.allocateContiguous((BYTES * 32) / FRAME_SIZE) * FRAME_SIZE;
-    const next = randomSource(31337);
+    const next = xorshift32(31337);
     for (let round = 0; round < 48; round++) {
       const bits = new Uint8Array(BYTES);
       const density = [0, 1, 16, 128, 250, 256][round % 6];
@@ -428,7 +419,7 @@ describe('frame kernels: harvest variants', () => {
 describe('frame kernels: harvest output room', () => {
   it('plain harvest never writes past the room it is given (one u32 per bitmap bit), whatever the density', () => {
     const f = fixture(1);
-    const next = randomSource(8);
+    const next = xorshift32(8);
     const out = f.work;
     for (const byteLength of [4, 12, 16, 20, 64, 100]) {
       const room = byteLength * 32;
