@@ -10,11 +10,11 @@
  */
 import type { Cpu } from '../cpu.js';
 import { Seg } from '../decoded.js';
-import { VEC_GP, VEC_NP, VEC_TS } from '../exceptions.js';
+import { VEC_GP, VEC_NP } from '../exceptions.js';
 import { Flag } from '../flags.js';
 import { descriptorAttr, descriptorBase, descriptorLimit, realModeAttr, SegAttr, SysType } from './descriptor.js';
 import { checkStackDescriptor, dplOf, loadFromDescriptor, markAccessed, nullInaccessibleSegments, readDescriptor } from './segments.js';
-import { frame, pushFrame, readTssStack, target, tssStack } from './stack-switch.js';
+import { frame, pushFrame, switchToTargetStack, target, targetCurrentStack, targetInnerStack } from './stack-switch.js';
 import { switchTask, TaskSource } from './tasks.js';
 
 /**
@@ -112,11 +112,7 @@ function callGate(c: Cpu, gate32: boolean): void {
     return;
   }
   // More privileged non-conforming target: switch to the TSS stack of ring tdpl.
-  readTssStack(c, tdpl, 0);
-  const ssSel = tssStack.ss, esp = tssStack.esp;
-  checkStackDescriptor(c, ssSel, tdpl, VEC_TS);
-  const ssBase = descriptorBase(c.descLo, c.descHi), ssLimit = descriptorLimit(c.descLo, c.descHi);
-  const ssAttr = descriptorAttr(c.descHi) | SegAttr.Accessed;
+  targetInnerStack(c, tdpl, 0);
   const size = gate32 ? 4 : 2;
   let n = 0;
   frame[n++] = c.segSel[Seg.SS];
@@ -128,12 +124,9 @@ function callGate(c: Cpu, gate32: boolean): void {
   }
   frame[n++] = c.segSel[Seg.CS];
   frame[n++] = c.eip;
-  target.base = ssBase; target.limit = ssLimit; target.attr = ssAttr; target.esp = esp;
-  target.faultCode = ssSel & 0xfffc; target.supervisor = tdpl < 3;
   const newEsp = pushFrame(c, target, n, size);
   markAccessed(c, tlin, thi);
-  c.loadSegmentCache(Seg.SS, ssSel, ssBase, ssLimit, ssAttr);
-  c.regs[4] = newEsp;
+  switchToTargetStack(c, newEsp);
   c.loadSegmentCache(Seg.CS, (targetSel & 0xfffc) | tdpl, descriptorBase(tlo, thi), limit, tattr | SegAttr.Accessed);
   c.setCpl(tdpl);
   c.eip = gateOffset;
@@ -168,8 +161,7 @@ function sameLevelPush(c: Cpu, op32: boolean): void {
   const size = op32 ? 4 : 2;
   frame[0] = c.segSel[Seg.CS];
   frame[1] = c.eip;
-  target.base = c.segBase[Seg.SS]; target.limit = c.segTrueLimit[Seg.SS]; target.attr = c.segAttr[Seg.SS];
-  target.esp = c.regs[4]; target.faultCode = 0; target.supervisor = false;
+  targetCurrentStack(c, 0);
   const sp = pushFrame(c, target, 2, size);
   c.setStackPointer(sp);
 }

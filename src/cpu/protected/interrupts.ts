@@ -12,11 +12,11 @@
  */
 import type { Cpu } from '../cpu.js';
 import { Seg } from '../decoded.js';
-import { VEC_GP, VEC_NP, VEC_SS, VEC_TS } from '../exceptions.js';
+import { VEC_GP, VEC_NP, VEC_SS } from '../exceptions.js';
 import { Flag } from '../flags.js';
 import { descriptorAttr, descriptorBase, descriptorLimit, SegAttr } from './descriptor.js';
-import { checkStackDescriptor, dplOf, loadNull, markAccessed, readDescriptor } from './segments.js';
-import { frame, pushFrame, readTssStack, target, tssStack } from './stack-switch.js';
+import { dplOf, loadNull, markAccessed, readDescriptor } from './segments.js';
+import { frame, pushFrame, switchToTargetStack, target, targetCurrentStack, targetInnerStack } from './stack-switch.js';
 import { switchTask, TaskSource } from './tasks.js';
 
 /** What kind of event is being delivered (decides the privilege checks and EXT). */
@@ -77,24 +77,15 @@ function deliverThroughGate(c: Cpu, selector: number, offset: number, gate32: bo
   const size = gate32 ? 4 : 2;
   const flags = c.getFlags();
   let n = 0;
-  let ssSel = 0, ssBase = 0, ssLimit = 0, ssAttr = 0;
   if (inner) {
-    readTssStack(c, dpl, ext);
-    ssSel = tssStack.ss;
-    const esp = tssStack.esp;
-    checkStackDescriptor(c, ssSel, dpl, VEC_TS);
-    ssBase = descriptorBase(c.descLo, c.descHi); ssLimit = descriptorLimit(c.descLo, c.descHi);
-    ssAttr = descriptorAttr(c.descHi) | SegAttr.Accessed;
+    targetInnerStack(c, dpl, ext);
     if (v86) {
       frame[n++] = c.segSel[Seg.GS]; frame[n++] = c.segSel[Seg.FS];
       frame[n++] = c.segSel[Seg.DS]; frame[n++] = c.segSel[Seg.ES];
     }
     frame[n++] = c.segSel[Seg.SS]; frame[n++] = c.regs[4];
-    target.base = ssBase; target.limit = ssLimit; target.attr = ssAttr; target.esp = esp;
-    target.faultCode = (ssSel & 0xfffc) | ext; target.supervisor = dpl < 3;
   } else {
-    target.base = c.segBase[Seg.SS]; target.limit = c.segTrueLimit[Seg.SS]; target.attr = c.segAttr[Seg.SS];
-    target.esp = c.regs[4]; target.faultCode = ext; target.supervisor = false;
+    targetCurrentStack(c, ext);
     if ((c.segAttr[Seg.SS] & SegAttr.Present) === 0) c.raise(VEC_SS, ext);
   }
   frame[n++] = size === 4 ? flags : flags & 0xffff;
@@ -108,7 +99,7 @@ function deliverThroughGate(c: Cpu, selector: number, offset: number, gate32: bo
     if (v86) {
       loadNull(c, Seg.ES, 0); loadNull(c, Seg.DS, 0); loadNull(c, Seg.FS, 0); loadNull(c, Seg.GS, 0);
     }
-    c.loadSegmentCache(Seg.SS, ssSel, ssBase, ssLimit, ssAttr);
+    switchToTargetStack(c, newEsp);
   }
   let cleared = flags & ~(Flag.TF | Flag.NT | Flag.VM | Flag.RF);
   if (clearIf) cleared &= ~Flag.IF;
@@ -116,8 +107,7 @@ function deliverThroughGate(c: Cpu, selector: number, offset: number, gate32: bo
   const newCpl = inner ? dpl : c.cpl;
   c.loadSegmentCache(Seg.CS, (selector & 0xfffc) | newCpl, descriptorBase(csLo, csHi), csLimit, attr | SegAttr.Accessed);
   c.setCpl(newCpl);
-  if (inner) c.regs[4] = newEsp;
-  else c.setStackPointer(newEsp);
+  if (!inner) c.setStackPointer(newEsp);
   c.eip = eip;
   c.eventDelivered = true;
 }
