@@ -41,6 +41,8 @@ export const GUEST_IMAGES = [
   { source: 'pm/pm-v86.asm', output: 'pm/pm-v86.bin', defines: {} },
   { source: 'pm/pm-fpu.asm', output: 'pm/pm-fpu.bin', defines: {} },
   { source: 'pm/pm-triple.asm', output: 'pm/pm-triple.bin', defines: {} },
+  { source: 'multiboot/mb-info.asm', output: 'multiboot/mb-elf.elf', defines: { FORMAT_ELF: '1' } },
+  { source: 'multiboot/mb-info.asm', output: 'multiboot/mb-aout.bin', defines: {} },
 ];
 
 /** Exit statuses of the command line, by meaning. */

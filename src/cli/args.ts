@@ -47,6 +47,21 @@ export interface CliConfig {
   readonly echoE9: boolean;
   /** Print usage and exit. */
   readonly help: boolean;
+  /** A kernel booted directly (Linux bzImage or Multiboot), like QEMU's -kernel. */
+  readonly kernel?: string;
+  /** Initial ramdisk (Linux) or first module (Multiboot), like QEMU's -initrd. */
+  readonly initrd?: string;
+  /** Kernel command line, like QEMU's -append. */
+  readonly append?: string;
+  /** A prepared real guest booted by name (`debian`: `npm run guests:debian`'s cache). */
+  readonly guest?: 'debian';
+  /** Stop instead of resetting when the guest reboots or triple-faults (QEMU's -no-reboot). */
+  readonly noReboot: boolean;
+  /**
+   * Guest time from the instruction count (deterministic) or paced to wall time (realtime);
+   * absent: realtime when stdin is a terminal, deterministic otherwise.
+   */
+  readonly clock?: 'deterministic' | 'realtime';
 }
 
 /** A command-line mistake; `message` is one line naming the argument at fault. */
@@ -66,6 +81,8 @@ export const DEFAULT_ROM = 'guests/hello/hello.bin';
 
 /** Default guest RAM: 16 MiB. */
 export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
+/** Default guest RAM for `--guest`: 256 MiB. */
+export const REAL_GUEST_MEMORY_BYTES = 256 * 1024 * 1024;
 /** Smallest guest RAM accepted by `-m`: 1 MiB. */
 export const MIN_MEMORY_BYTES = 1024 * 1024;
 /** Largest guest RAM accepted by `-m`: 3 GiB (the rest of 4 GiB is for MMIO and ROM). */
@@ -87,6 +104,14 @@ export function usage(): string {
     '  ROM, --rom FILE         ROM image (multiple of 4K, at most 256K) ending at 1 MiB,',
     '                          mirrored to end at 4 GiB; the CPU starts at F000:FFF0',
     '  --load FILE@ADDR        raw image at a guest-physical address (repeatable)',
+    '  -kernel FILE            boot a Linux bzImage or Multiboot kernel directly',
+    '  -initrd FILE            initial ramdisk (Linux) / first module (Multiboot)',
+    '  -append TEXT            kernel command line',
+    '  -no-reboot              stop instead of resetting when the guest reboots',
+    '  --guest debian          boot Debian\'s i386 kernel with our busybox initramfs from',
+    '                          the cache of `npm run guests:debian` (console=ttyS0, 256M)',
+    '  --clock=MODE            deterministic (guest time from the instruction count; the',
+    '                          default unless stdin is a terminal) or realtime (wall time)',
     '  -m, --memory SIZE       guest RAM, 1M..3G, multiple of 4K (default 16M)',
     '  --entry SEG:OFF         start in real mode at SEG:OFF (hex) instead of the reset vector',
     '  --exit-code=plain|qemu  exit status for guest value v: plain v, or (v << 1) | 1',
@@ -109,6 +134,12 @@ interface ParseState {
   maxInstructions?: number;
   debugIo: boolean;
   echoE9: boolean;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  guest?: 'debian';
+  noReboot: boolean;
+  clock?: 'deterministic' | 'realtime';
 }
 
 /** How an option consumes its value and updates the state. */
@@ -134,6 +165,12 @@ function buildOptionTable(): Map<string, OptionSpec> {
   add(['--max-instructions'], { takesValue: true, apply: setMaxInstructions });
   add(['--debug-io'], { takesValue: false, apply: (s) => { s.debugIo = true; } });
   add(['--quiet-e9'], { takesValue: false, apply: (s) => { s.echoE9 = false; } });
+  add(['-kernel', '--kernel'], { takesValue: true, apply: (s, n, v) => { rejectDuplicate(s.kernel !== undefined, n); s.kernel = v; } });
+  add(['-initrd', '--initrd'], { takesValue: true, apply: (s, n, v) => { rejectDuplicate(s.initrd !== undefined, n); s.initrd = v; } });
+  add(['-append', '--append'], { takesValue: true, apply: (s, n, v) => { rejectDuplicate(s.append !== undefined, n); s.append = v; } });
+  add(['-no-reboot', '--no-reboot'], { takesValue: false, apply: (s) => { s.noReboot = true; } });
+  add(['--clock'], { takesValue: true, apply: setClock });
+  add(['--guest'], { takesValue: true, apply: setGuest });
   return table;
 }
 
@@ -158,7 +195,7 @@ function asksForHelp(argv: readonly string[]): boolean {
 }
 
 function emptyState(): ParseState {
-  return { loads: [], debugIo: false, echoE9: true };
+  return { loads: [], debugIo: false, echoE9: true, noReboot: false };
 }
 
 /** Handle argv[index] (and its value if any); returns the index of the next argument. */
@@ -236,6 +273,20 @@ function setEntry(state: ParseState, name: string, value: string): void {
   state.entry = parseEntry(name, value);
 }
 
+function setGuest(state: ParseState, name: string, value: string): void {
+  rejectDuplicate(state.guest !== undefined, name);
+  if (value !== 'debian') throw new CliUsageError(name, `unknown guest '${value}' (known: debian)`);
+  state.guest = value;
+}
+
+function setClock(state: ParseState, name: string, value: string): void {
+  rejectDuplicate(state.clock !== undefined, name);
+  if (value !== 'deterministic' && value !== 'realtime') {
+    throw new CliUsageError(name, `'${value}' is not deterministic or realtime`);
+  }
+  state.clock = value;
+}
+
 function setExitCodeStyle(state: ParseState, name: string, value: string): void {
   rejectDuplicate(state.exitCodeStyle !== undefined, name);
   if (value !== 'plain' && value !== 'qemu') {
@@ -253,18 +304,34 @@ function setMaxInstructions(state: ParseState, name: string, value: string): voi
 
 /** Freeze the accumulated state into the public config, applying defaults. */
 function finish(state: ParseState): CliConfig {
-  const images = [...(state.rom !== undefined ? [state.rom] : []), ...state.loads.map((l) => l.file)];
+  if (state.guest !== undefined && (state.kernel !== undefined || state.initrd !== undefined || state.rom !== undefined)) {
+    throw new CliUsageError('--guest', 'cannot be combined with -kernel, -initrd or a ROM');
+  }
+  if (state.initrd !== undefined && state.kernel === undefined) throw new CliUsageError('-initrd', 'needs -kernel');
+  if (state.append !== undefined && state.kernel === undefined && state.guest === undefined) throw new CliUsageError('-append', 'needs -kernel or --guest');
+  const images = [
+    ...(state.rom !== undefined ? [state.rom] : []),
+    ...state.loads.map((l) => l.file),
+    ...(state.kernel !== undefined ? [state.kernel] : []),
+    ...(state.initrd !== undefined ? [state.initrd] : []),
+  ];
   return {
     ...(state.rom !== undefined ? { rom: state.rom } : {}),
     loads: state.loads,
     images,
-    memoryBytes: state.memoryBytes ?? DEFAULT_MEMORY_BYTES,
+    memoryBytes: state.memoryBytes ?? (state.guest !== undefined ? REAL_GUEST_MEMORY_BYTES : DEFAULT_MEMORY_BYTES),
     ...(state.entry !== undefined ? { entry: state.entry } : {}),
     exitCodeStyle: state.exitCodeStyle ?? 'plain',
     ...(state.maxInstructions !== undefined ? { maxInstructions: state.maxInstructions } : {}),
     debugIo: state.debugIo,
     echoE9: state.echoE9,
     help: false,
+    ...(state.kernel !== undefined ? { kernel: state.kernel } : {}),
+    ...(state.initrd !== undefined ? { initrd: state.initrd } : {}),
+    ...(state.append !== undefined ? { append: state.append } : {}),
+    ...(state.guest !== undefined ? { guest: state.guest } : {}),
+    noReboot: state.noReboot,
+    ...(state.clock !== undefined ? { clock: state.clock } : {}),
   };
 }
 

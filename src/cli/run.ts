@@ -28,6 +28,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { UnclaimedAccess } from '../bus/io-bus.js';
 import { qemuDebugExitStatus } from '../devices/debug-exit/debug-exit.js';
+import { BootImageError, FirmwareConfigError } from '../firmware/boot-image.js';
+import { findDebianGuest, isDebianGuestFound } from './debian-guest.js';
 import { MachineConfigError, type ImageLoad, type PcConfig, type PcMachine, type StopReason } from '../machine/pc.js';
 import { Host } from '../vmm/host.js';
 import { CliUsageError, DEFAULT_ROM, parseArgs, usage, type CliConfig, type ExitCodeStyle } from './args.js';
@@ -59,6 +61,9 @@ export const EXIT_INTERRUPTED = 130;
 
 /** Instructions run between two turns of the event loop. */
 export const SLICE_INSTRUCTIONS = 1 << 20;
+
+/** Longest host sleep while the guest idles (input wakes it earlier). */
+const IDLE_WAIT_CAP_MS = 50;
 
 /** Byte a terminal in raw mode sends for Ctrl-C. */
 const CTRL_C = 0x03;
@@ -144,11 +149,15 @@ async function runChecked(argv: string[], io: CliIo): Promise<number> {
       memoryBytes: config.memoryBytes,
       ...images,
       ...(config.entry ? { entry: config.entry } : {}),
+      clock: { mode: clockMode(config, io) },
+      ...(clockMode(config, io) === 'realtime' ? { rtcBaseTimeSeconds: Math.floor(Date.now() / 1000) } : {}),
+      onReset: config.noReboot ? 'stop' : 'reset',
+      onTripleFault: config.noReboot ? 'stop' : 'reset',
       serialOut: (byte) => serial.push(byte),
       debugLog: config.echoE9 ? (line) => io.stderr(`[e9] ${line}\n`) : () => {},
     });
   } catch (e) {
-    if (!(e instanceof MachineConfigError)) throw e;
+    if (!(e instanceof MachineConfigError || e instanceof BootImageError || e instanceof FirmwareConfigError)) throw e;
     io.stderr(`error: ${oneLine(e.message)}\n`);
     return EXIT_USAGE;
   }
@@ -163,10 +172,40 @@ async function runChecked(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** Read the ROM and load images; returns the PcConfig parts or a one-line error. */
-function readImages(config: CliConfig, io: CliIo): Pick<PcConfig, 'rom' | 'loads'> | string {
-  const romPath = config.images.length === 0 ? defaultRomPath() : config.rom;
-  const parts: { rom?: PcConfig['rom']; loads: ImageLoad[] } = { loads: [] };
+/** The kernel, initrd and command line to boot directly (from -kernel or --guest), null for none, or an error line. */
+function kernelFiles(config: CliConfig): { kernel: string; initrd?: string; cmdline: string } | null | string {
+  if (config.guest === 'debian') {
+    const found = findDebianGuest();
+    if (!isDebianGuestFound(found)) return `--guest debian: ${found.skipped}`;
+    return { kernel: found.kernel, initrd: found.initrd, cmdline: config.append ?? 'console=ttyS0' };
+  }
+  if (config.kernel === undefined) return null;
+  return { kernel: config.kernel, ...(config.initrd !== undefined ? { initrd: config.initrd } : {}), cmdline: config.append ?? '' };
+}
+
+/** The clock mode asked for, or realtime when stdin is a terminal and deterministic otherwise. */
+function clockMode(config: CliConfig, io: CliIo): 'deterministic' | 'realtime' {
+  if (config.clock) return config.clock;
+  return (io.stdin as unknown as MaybeTty | undefined)?.isTTY === true ? 'realtime' : 'deterministic';
+}
+
+/** Read the ROM, load images and kernel; returns the PcConfig parts or a one-line error. */
+function readImages(config: CliConfig, io: CliIo): Pick<PcConfig, 'rom' | 'loads' | 'kernel'> | string {
+  const romPath = config.images.length === 0 && config.guest === undefined ? defaultRomPath() : config.rom;
+  const parts: { rom?: PcConfig['rom']; loads: ImageLoad[]; kernel?: PcConfig['kernel'] } = { loads: [] };
+  const boot = kernelFiles(config);
+  if (typeof boot === 'string') return boot;
+  if (boot !== null) {
+    const kernel = readImage(boot.kernel, 'kernel', io);
+    if (typeof kernel === 'string') return kernel;
+    const initrd = boot.initrd !== undefined ? readImage(boot.initrd, 'initrd', io) : undefined;
+    if (typeof initrd === 'string') return initrd;
+    parts.kernel = {
+      name: boot.kernel, data: kernel,
+      ...(initrd !== undefined ? { initrd: { name: boot.initrd!, data: initrd } } : {}),
+      cmdline: boot.cmdline,
+    };
+  }
   if (romPath !== undefined) {
     const data = readImage(romPath, 'ROM image', io);
     if (typeof data === 'string') return data;
@@ -223,6 +262,19 @@ async function runSlices(vm: PcMachine, config: CliConfig, io: CliIo, serial: Se
     if (stop.kind === 'triple-fault') {
       io.stderr(`guest triple-faulted (CPU shutdown) after ${count} instructions\n`);
       return EXIT_HALTED;
+    }
+    if (stop.kind === 'power-off') return 0;
+    if (stop.kind === 'reset') {
+      io.stderr(`guest reset the machine (-no-reboot) after ${count} instructions\n`);
+      return 0;
+    }
+    if (stop.kind === 'idle') {
+      await input.waitForInput(Math.min(stop.waitMs, IDLE_WAIT_CAP_MS));
+      if (input.interrupted) {
+        io.stderr(`interrupted (Ctrl-C) after ${count} instructions\n`);
+        return EXIT_INTERRUPTED;
+      }
+      continue;
     }
     if (count >= limitAt) {
       io.stderr(`instruction limit reached (${count} instructions, --max-instructions)\n`);
@@ -289,6 +341,22 @@ class SerialInput {
     stream.resume();
   }
 
+  private wake: (() => void) | null = null;
+
+  /** Resolve after `ms` milliseconds, or earlier when input arrives. */
+  waitForInput(ms: number): Promise<void> {
+    return new Promise<void>((done) => {
+      const timer = setTimeout(finish, ms);
+      const self = this;
+      function finish(): void {
+        clearTimeout(timer);
+        self.wake = null;
+        done();
+      }
+      this.wake = finish;
+    });
+  }
+
   private receive(chunk: string | Uint8Array): void {
     let bytes = typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk;
     if (this.restoreRaw) {
@@ -299,6 +367,7 @@ class SerialInput {
       }
     }
     if (bytes.length > 0) this.vm.sendSerial(bytes);
+    this.wake?.();
   }
 
   /** Stop reading (so the process can exit) and restore the terminal mode. */

@@ -50,6 +50,23 @@ export const enum RunExit {
 export interface CpuOptions {
   /** Decoded-instruction capacity (slots); the block cache is flushed when full. */
   decodedCapacity?: number;
+  /** TSC ticks per clock tick (instruction or idle tick); default 1. */
+  tscTicksPerInstruction?: number;
+}
+
+/**
+ * The state a 32-bit boot protocol hands over (Linux boot protocol, Multiboot): protected
+ * mode with paging off, flat 4 GiB code and data segments from a GDT the loader placed,
+ * CPL 0, interrupts disabled.
+ */
+export interface Flat32Entry {
+  readonly eip: number;
+  /** EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI in encoding order. */
+  readonly regs: readonly number[];
+  readonly gdtBase: number;
+  readonly gdtLimit: number;
+  readonly codeSelector: number;
+  readonly dataSelector: number;
 }
 
 /** Saved CPU state (plain data). */
@@ -67,6 +84,8 @@ export interface CpuState extends SavedState {
   cr0: number; cr2: number; cr3: number; cr4: number;
   gdtrBase: number; gdtrLimit: number; idtrBase: number; idtrLimit: number;
   halted: boolean; a20: boolean; instructionCount: number;
+  /** Clock ticks skipped while halted (version 3; see `idleTicks`). */
+  idleTicks: number;
   /** The next boundary is in an STI/MOV SS interrupt shadow / a MOV SS single-step shadow. */
   interruptShadow: boolean; trapShadow: boolean; shutdown: boolean;
 }
@@ -121,7 +140,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
   /** The x87 FPU. */
   readonly fpu = new Fpu();
   /** The model-specific registers (TSC, SYSENTER MSRs...). */
-  readonly msr = new MsrFile();
+  readonly msr: MsrFile;
 
   /** DR0-DR7 (stored; hardware breakpoints are not armed yet). */
   readonly debugRegs = new Int32Array(8);
@@ -142,6 +161,19 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
   halted = false;
   /** Instructions retired since reset. */
   instructionCount = 0;
+  /**
+   * Clock ticks that passed without retiring instructions: skipped by the board while the
+   * CPU sat in HLT waiting for a timer, and the bus time of port I/O cycles. The VM's clock
+   * (and so the TSC) counts instructionCount + idleTicks.
+   */
+  idleTicks = 0;
+  /** Instruction count at which the current `run()` ends (lowered by `requestYield`). */
+  private runEnd = 0;
+  /** `requestYield` was called during the current single step (see runOne). */
+  private yieldRequested = false;
+  /** Record offsets of the executing block's first and current instruction (equal between blocks). */
+  private blockFirstRecord = 0;
+  private currentRecord = 0;
   /** Set by a handler to end the current block after this instruction. */
   breakBlock = false;
   /** External interrupts are not recognised at the boundary where instructionCount equals this (STI, MOV SS). */
@@ -171,6 +203,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
 
   constructor(memory: GuestMemory, readonly io: PortIo, options: CpuOptions = {}) {
     super(memory);
+    this.msr = new MsrFile(options.tscTicksPerInstruction ?? 1);
     this.store = createDecodedStore(options.decodedCapacity ?? 1 << 17);
     this.blocks = new BlockCache(this.store, memory);
     memory.addObserver(this);
@@ -206,7 +239,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
     this.trapInhibitAt = -1;
     this.a20Mask = A20.On;
     this.fpu.reset();
-    this.msr.reset(this.instructionCount);
+    this.msr.reset(this.instructionCount + this.idleTicks);
     this.flushTlb();
   }
 
@@ -494,6 +527,63 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
     }
   }
 
+  /**
+   * Ask `run()` to return (RunExit.Budget) at the next block boundary: the board calls this
+   * when a device's next timer event moved earlier than the end of the current run.
+   */
+  requestYield(): void {
+    this.runEnd = this.instructionCount;
+    this.yieldRequested = true;
+  }
+
+  /**
+   * Let `ticks` clock ticks pass without retiring an instruction (a bus cycle the CPU waits
+   * for). They count against the current run, so a run planned to end at a timer event
+   * still ends there however much of it the CPU spent waiting; and the block ends after
+   * this instruction, so the run's end is checked at the exact instruction boundary.
+   */
+  stall(ticks: number): void {
+    this.idleTicks += ticks;
+    this.runEnd -= ticks;
+    this.breakBlock = true;
+  }
+
+  /**
+   * The interrupt controller's output changed. A request that appears in the middle of a
+   * block ends the block after the current instruction, so it is recognised at the next
+   * instruction boundary — the same boundary however the caller slices its runs.
+   */
+  setInterruptLine(level: boolean): void {
+    this.interruptLine = level;
+    if (level) this.breakBlock = true;
+  }
+
+  /**
+   * Clock ticks so far: instructions retired (including those of the executing block before
+   * the current instruction) plus idle and stall ticks. Exact at every instruction, so a
+   * device that reads the time in the middle of a block sees the time of that instruction.
+   */
+  get clockTicks(): number {
+    return this.instructionCount + this.idleTicks + ((this.currentRecord - this.blockFirstRecord) >> Ins.StrideShift);
+  }
+
+  /** Enter the flat 32-bit protected-mode state of a boot protocol (see Flat32Entry). */
+  enterFlat32(entry: Flat32Entry): void {
+    for (let r = 0; r < 8; r++) this.regs[r] = entry.regs[r] | 0;
+    this.cr0 = 0x00000011; // PE, ET: what firmware leaves (caches on, paging off)
+    this.gdtrBase = entry.gdtBase | 0;
+    this.gdtrLimit = entry.gdtLimit & 0xffff;
+    const code = SegAttr.Code | SegAttr.RW | SegAttr.Accessed | SegAttr.S | SegAttr.Present | SegAttr.DB | SegAttr.G;
+    const data = SegAttr.RW | SegAttr.Accessed | SegAttr.S | SegAttr.Present | SegAttr.DB | SegAttr.G;
+    this.loadSegmentCache(Seg.CS, entry.codeSelector, 0, 0xffffffff, code);
+    for (const s of [Seg.ES, Seg.SS, Seg.DS, Seg.FS, Seg.GS]) this.loadSegmentCache(s, entry.dataSelector, 0, 0xffffffff, data);
+    this.setCpl(0);
+    this.setFlags(Flag.Reserved1);
+    this.eip = entry.eip >>> 0;
+    this.halted = false;
+    this.flushTlb();
+  }
+
   /** Ask `run()` to return at the next instruction boundary. */
   requestStop(): void {
     this.stopRequested = true;
@@ -507,11 +597,11 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
    * recognised at block boundaries; a single-step trap (TF) after every instruction.
    */
   run(budget: number): RunExit {
-    const end = this.instructionCount + budget;
+    this.runEnd = this.instructionCount + budget;
     this.stopRequested = false;
     // Delivered faults use budget too, so a fault that repeats forever cannot hang run().
     const faultsAtStart = this.faultsDelivered;
-    while (this.instructionCount + (this.faultsDelivered - faultsAtStart) < end) {
+    while (this.instructionCount + (this.faultsDelivered - faultsAtStart) < this.runEnd) {
       if (this.shutdown) return RunExit.TripleFault;
       if (this.stopRequested) return RunExit.Stopped;
       if (this.interruptLine && this.instructionCount !== this.inhibitAt && (this.flagsReg & Flag.IF) !== 0) {
@@ -519,7 +609,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
       }
       if (this.halted) return RunExit.Halted;
       if ((this.flagsReg & Flag.TF) !== 0) this.singleStep();
-      else this.runBlocks(end);
+      else this.runBlocks();
     }
     if (this.shutdown) return RunExit.TripleFault;
     return this.stopRequested ? RunExit.Stopped : RunExit.Budget;
@@ -537,10 +627,10 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
   /** Execute one instruction, then take the single-step trap unless it delivered an event itself. */
   private singleStep(): void {
     this.eventDelivered = false;
-    this.runBlocks(this.instructionCount + 1);
+    this.runOne();
     // After MOV SS / POP SS the trap waits for the next instruction as well.
     if (this.instructionCount === this.trapInhibitAt && !this.eventDelivered && !this.halted && !this.stopRequested) {
-      this.runBlocks(this.instructionCount + 1);
+      this.runOne();
     }
     if (!this.eventDelivered && !this.halted && !this.shutdown) {
       this.debugRegs[6] |= 0x4000; // DR6.BS: the trap came from single-stepping
@@ -553,6 +643,16 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
     if ((this.pendingShadow & Shadow.Interrupts) !== 0) this.inhibitAt = this.instructionCount;
     if ((this.pendingShadow & Shadow.Trap) !== 0) this.trapInhibitAt = this.instructionCount;
     this.pendingShadow = 0;
+  }
+
+  /** Execute exactly one instruction (single-stepping), keeping the run's end. */
+  private runOne(): void {
+    const end = this.runEnd;
+    const stalledBefore = this.idleTicks;
+    this.yieldRequested = false;
+    this.runEnd = this.instructionCount + 1;
+    this.runBlocks();
+    this.runEnd = this.yieldRequested ? this.instructionCount : end - (this.idleTicks - stalledBefore);
   }
 
   /** Restart instruction `i` (the last of its block) later: EIP back on it, block ended. */
@@ -568,7 +668,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
    * only before a block's last instruction (the only one that reads it) and when leaving
    * early; a guest fault is delivered here with EIP recomputed for the faulting instruction.
    */
-  private runBlocks(end: number): void {
+  private runBlocks(): void {
     const bc = this.blocks;
     const d = this.store;
     const handlers = HANDLERS;
@@ -584,29 +684,34 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
         const block = bc.lookup(this, blockIp, this.physical(lin));
         first = bc.blockFirst[block];
         let n = bc.blockLength[block];
-        const remaining = end - this.instructionCount;
+        const remaining = this.runEnd - this.instructionCount;
         if (n > remaining) n = remaining;
         const last = first + (n - 1) * Ins.Stride;
         this.breakBlock = false;
+        this.blockFirstRecord = first;
         for (i = first; ; i += Ins.Stride) {
           if (i === last) this.eip = (blockIp + d[last + Ins.Next]) & this.ipMask;
+          this.currentRecord = i;
           dispatch(this, i, d[i + Ins.Op], handlers);
           if (i === last) break;
           if (this.breakBlock) {
             this.eip = (blockIp + d[i + Ins.Next]) & this.ipMask;
             this.instructionCount += ((i - first) >> Ins.StrideShift) + 1;
+            this.currentRecord = first;
             if (this.pendingShadow !== 0) this.applyPendingShadow();
             return;
           }
         }
         this.instructionCount += n;
+        this.currentRecord = first;
         if (this.pendingShadow !== 0) this.applyPendingShadow();
-        if (this.breakBlock || this.instructionCount >= end || this.interruptLine) return;
+        if (this.breakBlock || this.instructionCount >= this.runEnd || this.interruptLine) return;
       }
     } catch (e) {
       if (e !== this.fault) throw e;
       this.pendingShadow = 0;
       this.instructionCount += (i - first) >> Ins.StrideShift;
+      this.currentRecord = this.blockFirstRecord;
       this.instrStart = (blockIp + (i === first ? 0 : d[i - Ins.Stride + Ins.Next])) & this.ipMask;
       this.deliverFault();
     }
@@ -617,7 +722,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
   /** @inheritdoc */
   save(): CpuState {
     return {
-      version: 2,
+      version: 3,
       regs: Array.from(this.regs.subarray(0, 8)), eip: this.eip, eflags: this.getFlags(),
       segSel: Array.from(this.segSel), segBase: Array.from(this.segBase.subarray(0, 6), (b) => b >>> 0), segLimit: Array.from(this.segTrueLimit),
       segAttr: Array.from(this.segAttr), cpl: this.cpl,
@@ -627,7 +732,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
       msr: this.msr.save(), fpu: this.fpu.save(),
       cr0: this.cr0 >>> 0, cr2: this.cr2 >>> 0, cr3: this.cr3 >>> 0, cr4: this.cr4 >>> 0,
       gdtrBase: this.gdtrBase >>> 0, gdtrLimit: this.gdtrLimit, idtrBase: this.idtrBase >>> 0, idtrLimit: this.idtrLimit,
-      halted: this.halted, a20: this.a20Enabled, instructionCount: this.instructionCount,
+      halted: this.halted, a20: this.a20Enabled, instructionCount: this.instructionCount, idleTicks: this.idleTicks,
       interruptShadow: this.inhibitAt === this.instructionCount, trapShadow: this.trapInhibitAt === this.instructionCount,
       shutdown: this.shutdown,
     };
@@ -636,7 +741,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
   /** @inheritdoc */
   restore(state: unknown): void {
     const r = new StateReader(this.persistId, state);
-    const version = r.version([1, 2]);
+    const version = r.version([1, 2, 3]);
     const u32 = 0xffffffff;
     const regs = r.ints('regs', -0x80000000, u32, 8, 8);
     const eip = r.int('eip', 0, u32);
@@ -650,6 +755,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
     const halted = r.bool('halted');
     const a20 = r.bool('a20');
     const count = r.int('instructionCount', 0, Number.MAX_SAFE_INTEGER);
+    const idleTicks = version >= 3 ? r.int('idleTicks', 0, Number.MAX_SAFE_INTEGER - count) : 0;
     const interruptShadow = r.bool('interruptShadow');
     const trapShadow = r.bool('trapShadow');
     const shutdown = r.bool('shutdown');
@@ -665,7 +771,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
     const rawState = state as { msr?: unknown; fpu?: unknown };
     // Validate the sub-states on scratch instances first, so bad state changes nothing.
     if (version >= 2) {
-      new MsrFile().restore(rawState.msr);
+      new MsrFile(this.msr.ticksPerInstruction).restore(rawState.msr);
       new Fpu().restore(rawState.fpu);
     }
     if (version === 1 && (cr[0] & 1) !== 0) throw new StateError(this.persistId, 'cr0', 'version 1 state cannot hold protected mode (PE set)');
@@ -689,6 +795,7 @@ export class Cpu extends LinearMemory implements LazyFlagState, Persist<CpuState
     [this.idtrBase, this.idtrLimit] = idtr;
     this.halted = halted;
     this.instructionCount = count;
+    this.idleTicks = idleTicks;
     this.inhibitAt = interruptShadow ? count : -1;
     this.trapInhibitAt = trapShadow ? count : -1;
     this.shutdown = shutdown;

@@ -5,9 +5,12 @@
  * feature bits here, so that an advertised bit and the code implementing it stay together.
  *
  * Choices, and why:
- * - Vendor "TSHypervisor" (12 ASCII characters, after this project: an x86 hypervisor in
- *   TypeScript). Not an Intel or AMD string: we are neither, and software must not apply a
- *   real vendor's errata or model-specific code to us.
+ * - Vendor "GenuineIntel". We first reported our own string ("TSHypervisor"), but
+ *   operating systems only know real vendors' strings: Linux 6.1 answers an unknown one
+ *   with "CPU: vendor_id ... unknown, using generic init. CPU: Your system may be
+ *   unstable." The signature below is a real Intel part whose errata do not apply to
+ *   anything we advertise, so Intel's init path treats us exactly as that processor, which
+ *   is what every other PC emulator does too.
  * - Signature family 6, model 3, stepping 3 (Pentium II "Klamath"). Every feature bit we
  *   advertise existed on that part, and it is the first P6 model with SYSENTER: the SDM's
  *   own test treats SEP as unusable on family 6 with model < 3 and stepping < 3 (the Pentium
@@ -45,7 +48,7 @@ export const enum CpuidEdx {
   MCE = 1 << 7,
   /** CMPXCHG8B. */
   CX8 = 1 << 8,
-  /** On-chip local APIC. Not advertised yet (issue 4). */
+  /** On-chip local APIC: set at run time while a board-attached APIC is globally enabled (ops/model.ts). */
   APIC = 1 << 9,
   /** SYSENTER/SYSEXIT and their MSRs. */
   SEP = 1 << 11,
@@ -91,7 +94,7 @@ export const CPU_STEPPING = 3;
 export const CPUID_SIGNATURE = (CPU_FAMILY << 8) | (CPU_MODEL << 4) | CPU_STEPPING;
 
 /** The vendor identification string (CPUID.00H: EBX, EDX, ECX in that order). */
-export const CPUID_VENDOR = 'TSHypervisor';
+export const CPUID_VENDOR = 'GenuineIntel';
 
 /** The highest basic leaf we implement. */
 export const CPUID_MAX_LEAF = 2;

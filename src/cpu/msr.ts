@@ -16,8 +16,9 @@
  * | 175h  | IA32_SYSENTER_ESP       | bits 31:0 kept; bits 63:32 ignored on write, read as 0   |
  * | 176h  | IA32_SYSENTER_EIP       | bits 31:0 kept; bits 63:32 ignored on write, read as 0   |
  *
- * Not implemented, so #GP(0): IA32_APIC_BASE (1Bh) until the local APIC arrives (issue 4),
- * the MTRRs (FEh, 200h-2FFh) and PAT (277h) which CPUID does not advertise, the
+ * | 1Bh   | IA32_APIC_BASE          | owned by the local APIC (`apicBase`); #GP(0) without one |
+ *
+ * Not implemented, so #GP(0): the MTRRs (FEh, 200h-2FFh) and PAT (277h) which CPUID does not advertise, the
  * machine-check MSRs (no MCE/MCA), the performance counters and event selects (no
  * counters modelled), DEBUGCTL/LBRs, IA32_BIOS_UPDT_TRIG (79h: no microcode loading),
  * and IA32_MISC_ENABLE (1A0h), which P6 processors did not have.
@@ -30,11 +31,13 @@
 import type { Persist, SavedState } from '../persist/persist.js';
 import { StateError, StateReader } from '../persist/persist.js';
 import { MICROCODE_REVISION } from './cpuid.js';
+import type { ApicBaseMsr } from './port-io.js';
 
 /** MSR indices we implement (SDM vol. 4 names). */
 export const enum Msr {
   TimeStampCounter = 0x10,
   PlatformId = 0x17,
+  ApicBase = 0x1b,
   BiosSignId = 0x8b,
   SysenterCs = 0x174,
   SysenterEsp = 0x175,
@@ -77,6 +80,8 @@ export class MsrFile implements Persist<MsrState> {
   sysenterCs = 0;
   sysenterEsp = 0;
   sysenterEip = 0;
+  /** The local APIC's IA32_APIC_BASE, when the board attached an APIC. */
+  apicBase: ApicBaseMsr | null = null;
   private tscOffsetLo = 0;
   private tscOffsetHi = 0;
   private biosSignIdLo = 0;
@@ -131,6 +136,9 @@ export class MsrFile implements Persist<MsrState> {
     switch (index >>> 0) {
       case Msr.TimeStampCounter: this.readTsc(retired); return true;
       case Msr.PlatformId: this.lo = 0; this.hi = 0; return true;
+      case Msr.ApicBase:
+        if (this.apicBase === null) return false;
+        this.lo = this.apicBase.readApicBaseMsr() | 0; this.hi = 0; return true;
       case Msr.BiosSignId: this.lo = this.biosSignIdLo; this.hi = this.biosSignIdHi; return true;
       case Msr.SysenterCs: this.lo = this.sysenterCs; this.hi = 0; return true;
       case Msr.SysenterEsp: this.lo = this.sysenterEsp; this.hi = 0; return true;
@@ -148,6 +156,7 @@ export class MsrFile implements Persist<MsrState> {
       // P6: only the low 32 bits of the TSC can be written; the high 32 bits are cleared.
       case Msr.TimeStampCounter: this.setTsc(retired, lo, 0); return true;
       case Msr.BiosSignId: this.biosSignIdLo = lo | 0; this.biosSignIdHi = hi | 0; return true;
+      case Msr.ApicBase: return this.apicBase !== null && this.apicBase.writeApicBaseMsr(lo >>> 0, hi >>> 0);
       case Msr.SysenterCs: this.sysenterCs = lo | 0; return true;
       case Msr.SysenterEsp: this.sysenterEsp = lo | 0; return true;
       case Msr.SysenterEip: this.sysenterEip = lo | 0; return true;

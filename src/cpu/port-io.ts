@@ -16,3 +16,14 @@ export interface InterruptSource {
   /** Acknowledge the highest-priority request and return its vector. */
   acknowledge(): number;
 }
+
+/**
+ * The IA32_APIC_BASE MSR (1Bh, SDM vol. 3A §11.4.4), owned by the local APIC device and
+ * reached through RDMSR/WRMSR. The board hands the CPU the APIC's implementation.
+ */
+export interface ApicBaseMsr {
+  /** Low 32 bits of IA32_APIC_BASE (the high half is 0: 32-bit physical addresses). */
+  readApicBaseMsr(): number;
+  /** Write EDX:EAX = `hi`:`lo`; false when the value is invalid (the CPU raises #GP(0)). */
+  writeApicBaseMsr(lo: number, hi: number): boolean;
+}

@@ -1,27 +1,51 @@
 /**
  * The PC board: builds one VM from a config and wires it together — guest memory on the
- * host's frame pool, the I/O bus, the CPU, and the first devices at their PC addresses:
- * COM1 16550A UART at 0x3F8 on IRQ 4, the isa-debug-exit port at 0xF4, the Bochs/QEMU
- * debug console at 0xE9. Firmware is a ROM image that ends at 1 MiB and is mirrored just
- * below 4 GiB, entered from the reset vector F000:FFF0 as on a real PC.
+ * host's frame pool, the I/O and MMIO buses, the CPU, the VM clock, the platform's
+ * interrupt controllers and timers (platform.ts: 8259A pair, 8254 PIT, RTC/CMOS, i8042,
+ * ports 61h/80h/92h, local APIC, I/O APIC), COM1 16550A UART at 0x3F8 on IRQ 4, the
+ * isa-debug-exit port at 0xF4 and the Bochs/QEMU debug console at 0xE9.
+ *
+ * Two ways to start: firmware (a ROM image that ends at 1 MiB, mirrored below 4 GiB,
+ * entered from the reset vector F000:FFF0 as on a real PC), or a kernel booted directly
+ * (direct-boot.ts: Linux bzImage or Multiboot, entered in flat 32-bit protected mode with
+ * the platform tables in memory, as after a BIOS). A guest-requested reset re-runs the
+ * same start path.
+ *
+ * The run loop plans CPU runs around the clock: it runs no further than the next timer
+ * event or queued input, lets due devices act, and when the CPU halts with interrupts
+ * enabled it skips guest time forward to the next event (deterministic clock) or reports
+ * how long to wait (realtime clock).
  *
  * Nothing here is global: two machines in one process share only the frame pool.
  */
 import { IoBus } from '../bus/io-bus.js';
-import { IrqLine } from '../bus/irq.js';
+import type { IrqLine } from '../bus/irq.js';
+import { MmioBus } from '../bus/mmio-bus.js';
 import { Cpu, RunExit } from '../cpu/cpu.js';
+import { Flag } from '../cpu/flags.js';
+import type { PortIo } from '../cpu/port-io.js';
+import { flat32EntryOf } from '../firmware/boot-image.js';
 import { DebugConsole, DEBUG_CONSOLE_PORT } from '../devices/debug-console/debug-console.js';
 import { DebugExit, DEBUG_EXIT_PORT } from '../devices/debug-exit/debug-exit.js';
 import { Uart16550 } from '../devices/uart16550/uart16550.js';
 import type { FramePool } from '../memory/frame-pool.js';
 import { GuestMemory } from '../memory/guest-memory.js';
+import { buildDirectBoot, type DirectBootConfig } from './direct-boot.js';
 import { EventQueue, InputKind } from './event-queue.js';
+import { IOAPIC_ID, PcPlatform } from './platform.js';
+import { DEFAULT_NS_PER_TICK, VmClock, type ClockMode } from './vm-clock.js';
 
 /** COM1's base port and ISA interrupt. */
 export const COM1_PORT = 0x3f8;
 export const COM1_IRQ = 4;
 /** Largest firmware ROM accepted (the legacy BIOS window is 0xC0000-0xFFFFF). */
 export const MAX_ROM_BYTES = 256 * 1024;
+
+/** Guest time one port I/O access takes (an ISA/LPC bus cycle), in nanoseconds. */
+export const ISA_IO_ACCESS_NS = 1000;
+
+/** RTC time at power-on in deterministic mode: 2026-01-01T00:00:00Z. */
+export const DEFAULT_RTC_BASE_SECONDS = 1_767_225_600;
 
 const ONE_MIB = 0x100000;
 const FOUR_GIB = 0x1_0000_0000;
@@ -43,6 +67,18 @@ export interface PcConfig {
   readonly loads?: readonly ImageLoad[];
   /** Real-mode start address instead of the reset vector. */
   readonly entry?: { readonly cs: number; readonly ip: number };
+  /** A kernel booted directly instead of firmware (Linux bzImage or Multiboot). */
+  readonly kernel?: DirectBootConfig;
+  /** Guest time: 'deterministic' (default) or 'realtime'; guest ns per instruction (default 10). */
+  readonly clock?: { readonly mode?: ClockMode; readonly nsPerInstruction?: number };
+  /** Unix seconds the RTC shows at power-on (default DEFAULT_RTC_BASE_SECONDS). */
+  readonly rtcBaseTimeSeconds?: number;
+  /**
+   * What a guest-requested reset (keyboard controller, port 92h) does: 'reset' (default:
+   * CPU and devices to power-on state, RAM kept, the start path run again) or 'stop'
+   * (`run()` returns `reset`, like QEMU's -no-reboot).
+   */
+  readonly onReset?: 'reset' | 'stop';
   /** Receives every byte the guest sends on COM1. */
   readonly serialOut?: (byte: number) => void;
   /** Receives every line the guest writes to the 0xE9 debug console. */
@@ -55,6 +91,9 @@ export interface PcConfig {
   readonly onTripleFault?: 'stop' | 'reset';
 }
 
+/** The I/O APIC's ID as the platform tables describe it. */
+export { IOAPIC_ID };
+
 /** A configuration or image the board cannot use. */
 export class MachineConfigError extends Error {
   constructor(message: string) {
@@ -66,36 +105,84 @@ export class MachineConfigError extends Error {
 /** Why a machine stopped running. */
 export type StopReason =
   | { readonly kind: 'exit'; readonly value: number }
+  /** HLT with nothing able to wake the CPU (interrupts off, or no timer and no input). */
   | { readonly kind: 'halted' }
+  /** Realtime clock only: the CPU idles in HLT; call run() again after `waitMs` or on input. */
+  | { readonly kind: 'idle'; readonly waitMs: number }
   | { readonly kind: 'triple-fault' }
+  /** The guest asked for a reset (keyboard controller, port 92h, ACPI) and `onReset` is 'stop'. */
+  | { readonly kind: 'reset' }
+  /** The guest powered the machine off (ACPI S5). */
+  | { readonly kind: 'power-off' }
   | { readonly kind: 'limit' };
 
 /** One virtual PC. */
 export class PcMachine {
   readonly memory: GuestMemory;
   readonly io = new IoBus();
+  readonly mmio = new MmioBus();
   readonly cpu: Cpu;
+  readonly clock: VmClock;
+  readonly platform: PcPlatform;
   readonly uart: Uart16550;
-  readonly com1Irq = new IrqLine('irq4');
+  readonly com1Irq: IrqLine;
   readonly input = new EventQueue();
   private exitValue: number | null = null;
+  /** A reset or power-off the guest asked for, acted on between CPU runs. */
+  private pendingChipsetAction: 'reset' | 'power-off' | null = null;
 
   constructor(pool: FramePool, readonly config: PcConfig) {
     this.memory = new GuestMemory(pool, config.memoryBytes);
     try {
-      this.cpu = new Cpu(this.memory, this.io);
+      const nsPerTick = config.clock?.nsPerInstruction ?? DEFAULT_NS_PER_TICK;
+      this.cpu = new Cpu(this.memory, this.isaTimedPorts(Math.ceil(ISA_IO_ACCESS_NS / nsPerTick)), { tscTicksPerInstruction: nsPerTick });
+      this.clock = new VmClock(this.cpu, config.clock?.mode ?? 'deterministic', nsPerTick);
+      this.platform = new PcPlatform({
+        io: this.io, mmio: this.mmio, clock: this.clock, memoryBytes: config.memoryBytes,
+        rtcBaseTimeSeconds: config.rtcBaseTimeSeconds ?? DEFAULT_RTC_BASE_SECONDS,
+        onA20: (enabled) => this.cpu.setA20(enabled),
+        onReset: () => this.requestChipsetAction('reset'),
+        onPowerOff: () => this.requestChipsetAction('power-off'),
+        onInterruptOutput: (level) => this.cpu.setInterruptLine(level),
+      });
+      this.cpu.interrupts = this.platform.lapic;
+      this.cpu.msr.apicBase = this.platform.lapic;
+      this.com1Irq = this.platform.isaIrq[COM1_IRQ];
       this.uart = new Uart16550({ id: 'uart0', irq: this.com1Irq, transmit: config.serialOut ?? (() => {}) });
       this.io.register(this.uart, COM1_PORT, 8);
       this.io.register(new DebugExit({ onExit: (v) => this.requestExit(v) }), DEBUG_EXIT_PORT, 1);
       this.io.register(new DebugConsole({ log: config.debugLog ?? (() => {}) }), DEBUG_CONSOLE_PORT, 1);
+      this.mapMmioWindows();
       this.loadImages(config);
+      this.start();
     } catch (e) {
       this.memory.dispose();
       throw e;
     }
   }
 
+  /**
+   * The CPU's view of the port bus: every IN/OUT also lets `ticks` clock ticks pass, the
+   * time an I/O cycle takes on a PC's ISA/LPC bus (about a microsecond). Guests rely on it:
+   * Linux delays with port 80h writes and expects the PIT to have moved between two reads
+   * of its counter (quick_pit_calibrate).
+   */
+  private isaTimedPorts(ticks: number): PortIo {
+    const bus = this.io;
+    return {
+      read: (port, size) => { this.cpu.stall(ticks); return bus.read(port, size); },
+      write: (port, size, value) => { this.cpu.stall(ticks); bus.write(port, size, value); },
+    };
+  }
+
+  /** Route the APIC windows (and any other MMIO) of the top of the address space to the MMIO bus. */
+  private mapMmioWindows(): void {
+    this.memory.mapMmio(0xfec00000, 0x1000, this.mmio, 'ioapic');
+    this.memory.mapMmio(0xfee00000, 0x1000, this.mmio, 'lapic');
+  }
+
   private loadImages(config: PcConfig): void {
+    if (config.rom && config.kernel) throw new MachineConfigError('a ROM and a directly booted kernel cannot be combined');
     if (config.rom) this.loadRom(config.rom.name, config.rom.data);
     for (const load of config.loads ?? []) {
       const end = load.address + load.data.length;
@@ -104,7 +191,17 @@ export class PcMachine {
       }
       this.memory.writeBytes(load.address, load.data);
     }
-    if (config.entry) {
+  }
+
+  /** Put the CPU where the configured start path begins (power-on and after every reset). */
+  private start(): void {
+    const config = this.config;
+    if (config.kernel) {
+      const image = buildDirectBoot(config.kernel, config.memoryBytes);
+      for (const w of image.writes) this.memory.writeBytes(w.address, w.data);
+      this.platform.firmwareSetup();
+      this.cpu.enterFlat32(flat32EntryOf(image));
+    } else if (config.entry) {
       this.cpu.loadSegmentReal(1, config.entry.cs);
       this.cpu.eip = config.entry.ip;
     }
@@ -125,14 +222,20 @@ export class PcMachine {
     this.cpu.requestStop();
   }
 
-  /** Queue serial input, deliverable from instruction count `at` (default: now). */
-  sendSerial(bytes: Uint8Array, at = this.cpu.instructionCount): void {
+  /** A device asked for a reset or power-off: finish the current instruction, then act. */
+  private requestChipsetAction(action: 'reset' | 'power-off'): void {
+    if (this.pendingChipsetAction !== 'power-off') this.pendingChipsetAction = action;
+    this.cpu.requestStop();
+  }
+
+  /** Queue serial input, deliverable from clock tick `at` (default: now). */
+  sendSerial(bytes: Uint8Array, at = this.clock.ticks()): void {
     for (const b of bytes) this.input.push(at, InputKind.SerialByte, b);
   }
 
   /** Hand due input events to their devices (a byte waits while the UART FIFO is full). */
   private deliverInput(): void {
-    const now = this.cpu.instructionCount;
+    const now = this.clock.ticks();
     for (let e = this.input.peekDue(now); e !== null; e = this.input.peekDue(now)) {
       if (e.kind === InputKind.SerialByte && !this.uart.receive(e.value)) return;
       this.input.shift();
@@ -140,38 +243,89 @@ export class PcMachine {
   }
 
   /**
-   * Run until the guest exits through the debug port, halts for good, or `maxInstructions`
-   * have run. Runs in slices so that input events arrive at their instruction counts.
+   * Run until the guest exits through the debug port, stops for good (halt with nothing to
+   * wake it, triple fault, reset or power-off when configured to stop), `maxTicks` clock
+   * ticks have passed (instructions plus idle time: an idle guest uses its budget too), or
+   * — realtime clock only — the CPU idles waiting for time to pass. Where the caller splits
+   * a run into several calls does not change what the guest sees.
    */
-  run(maxInstructions = Infinity, sliceInstructions = 1 << 20): StopReason {
-    const end = this.cpu.instructionCount + maxInstructions;
+  run(maxTicks = Infinity, sliceInstructions = 1 << 20): StopReason {
+    const end = this.clock.ticks() + maxTicks;
     for (;;) {
       if (this.exitValue !== null) return { kind: 'exit', value: this.exitValue };
-      const now = this.cpu.instructionCount;
+      const action = this.takeChipsetAction();
+      if (action !== null) return action;
+      const now = this.clock.ticks();
       if (now >= end) return { kind: 'limit' };
+      this.clock.catchUpWithWallClock();
+      this.clock.fireDueEvents();
       this.deliverInput();
-      const until = Math.min(end, now + sliceInstructions, Math.max(this.input.nextAt(), now + 1));
-      const exit = this.cpu.run(until - now);
-      // A PC's chipset turns the shutdown cycle into a reset; by default the board reports
-      // it instead, so that the caller sees the guest crashed.
+      const exit = this.cpu.run(this.planRun(end - now, sliceInstructions));
+      this.clock.fireDueEvents();
       if (exit === RunExit.TripleFault) {
+        // A PC's chipset turns the shutdown cycle into a reset; by default the board reports
+        // it instead, so that the caller sees the guest crashed.
         if (this.config.onTripleFault !== 'reset') return { kind: 'triple-fault' };
-        this.resetAfterShutdown();
+        this.resetMachine();
+        continue;
       }
-      // No interrupt controller is wired yet (it comes with the platform devices), so a
-      // halted CPU can never be woken: report it instead of spinning.
-      if (exit === RunExit.Halted && this.exitValue === null) return { kind: 'halted' };
+      if (exit === RunExit.Halted && this.exitValue === null && this.pendingChipsetAction === null) {
+        const idle = this.idle(end);
+        if (idle !== null) return idle;
+      }
     }
   }
 
-  /** Times the machine was reset after a triple fault (`onTripleFault: 'reset'`). */
+  /** Instructions the next CPU run may take: up to the next timer event, input or slice end. */
+  private planRun(remaining: number, slice: number): number {
+    const ticks = this.clock.ticks();
+    const untilInput = Math.max(this.input.nextAt() - ticks, 1);
+    return Math.min(remaining, slice, untilInput, this.clock.ticksUntilNextEvent());
+  }
+
+  /**
+   * The CPU halted. With interrupts enabled, let time pass to the next event (timer or
+   * input): skipped at once with the deterministic clock, or reported as `idle` with the
+   * realtime clock. Returns a stop reason when nothing can ever wake the CPU.
+   */
+  private idle(end: number): StopReason | null {
+    const interruptsEnabled = (this.cpu.getFlags() & Flag.IF) !== 0;
+    if (!interruptsEnabled) return { kind: 'halted' };
+    if (this.platform.lapic.hasPending()) return null;
+    const now = this.clock.ticks();
+    const inputAt = this.input.nextAt();
+    const wake = Math.min(inputAt, now + this.clock.ticksUntilNextEvent());
+    if (this.clock.mode === 'realtime') {
+      const waitMs = inputAt !== Infinity ? 0 : this.clock.idleWaitMs();
+      return { kind: 'idle', waitMs };
+    }
+    if (wake === Infinity) return { kind: 'halted' };
+    // Jump to the next timer event or input, but no further than the end of this run.
+    this.clock.jump(Math.max(0, Math.min(wake, end) - now));
+    return null;
+  }
+
+  /** Act on a reset or power-off the guest asked for; a stop reason when the machine stops. */
+  private takeChipsetAction(): StopReason | null {
+    const action = this.pendingChipsetAction;
+    if (action === null) return null;
+    this.pendingChipsetAction = null;
+    if (action === 'power-off') return { kind: 'power-off' };
+    if (this.config.onReset === 'stop') return { kind: 'reset' };
+    this.resetMachine();
+    return null;
+  }
+
+  /** Times the machine was reset (guest request, or triple fault with `onTripleFault: 'reset'`). */
   resets = 0;
 
-  /** The chipset's answer to a shutdown cycle: CPU and devices to power-on state, RAM kept. */
-  private resetAfterShutdown(): void {
+  /** A system reset: CPU and devices to power-on state, RAM kept, the start path run again. */
+  private resetMachine(): void {
     this.resets++;
     this.cpu.reset();
+    this.platform.reset();
     this.uart.reset();
+    this.start();
   }
 
   /** The value the guest wrote to the debug-exit port, if it has. */

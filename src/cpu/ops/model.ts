@@ -6,12 +6,11 @@
  *
  * Which features CPUID advertises is data in ../cpuid.ts; the MSRs live in ../msr.ts.
  *
- * Instruction counting for the TSC: `cpu.instructionCount` advances only when a block ends,
- * so a handler works out how many instructions of its own block retired before it
- * (`retiredBefore`). RDTSC therefore reads retired * ticksPerInstruction + offset, where
- * `retired` does NOT include the RDTSC itself: two RDTSCs back to back differ by exactly one
- * instruction's ticks. RDMSR/WRMSR of IA32_TIME_STAMP_COUNTER use the same count. The walk
- * relies on the decoded-block layout (block-cache.ts); a compiled tier must count the same way.
+ * The TSC counts the VM clock's ticks (`cpu.clockTicks`: instructions retired before the
+ * executing one, including those of its own block, plus idle and stall ticks): RDTSC reads
+ * ticks * ticksPerInstruction + offset, where `ticks` does NOT include the RDTSC itself, so
+ * two RDTSCs back to back differ by exactly one instruction's ticks. RDMSR/WRMSR of
+ * IA32_TIME_STAMP_COUNTER use the same count; a compiled tier must keep clockTicks exact.
  *
  * Deliberate #UD/#GP (the P6 behaviour, or no such hardware here):
  * - RDPMC: no performance counters are modelled, so every ECX is outside the implemented
@@ -21,7 +20,7 @@
  * - 0F 05/07 (SYSCALL/SYSRET) are AMD instructions: #UD on an Intel-style P6.
  */
 import type { Cpu } from '../cpu.js';
-import { CPUID_LEAVES, cpuidRow } from '../cpuid.js';
+import { CPUID_LEAVES, CpuidEdx, cpuidRow } from '../cpuid.js';
 import { Ins, Reg, Seg } from '../decoded.js';
 import { VEC_GP, VEC_UD } from '../exceptions.js';
 import { Flag, materialize } from '../flags.js';
@@ -38,23 +37,8 @@ const enum FlatAttr {
 }
 
 const FLAT_LIMIT = 0xffffffff;
-
-/**
- * Instructions retired before instruction `i` executes. The run loop adds a block's count
- * when the block ends, so add the instructions of `i`'s own block that precede it. A
- * block's first record is the only one whose Next (end offset from the block start) equals
- * its own length; walking back to it counts the predecessors.
- */
-function retiredBefore(c: Cpu, i: number): number {
-  const d = c.store;
-  let k = 0;
-  let j = i;
-  while (d[j + Ins.Next] !== d[j + Ins.Len]) {
-    j -= Ins.Stride;
-    k++;
-  }
-  return c.instructionCount + k;
-}
+/** IA32_APIC_BASE bit 11: the local APIC is globally enabled. */
+const APIC_GLOBAL_ENABLE = 0x800;
 
 /** CPUID (0F A2): the leaf in EAX answered from the table in cpuid.ts; ECX is ignored. */
 export function cpuid(c: Cpu): void {
@@ -66,14 +50,19 @@ export function cpuid(c: Cpu): void {
   r[Reg.EBX] = t[row + 1];
   r[Reg.ECX] = t[row + 2];
   r[Reg.EDX] = t[row + 3];
-  if (leaf === 1) c.msr.cpuidSignatureRead();
+  if (leaf === 1) {
+    c.msr.cpuidSignatureRead();
+    // The APIC feature flag follows IA32_APIC_BASE's global enable bit (SDM §11.4.3).
+    const apic = c.msr.apicBase;
+    if (apic !== null && (apic.readApicBaseMsr() & APIC_GLOBAL_ENABLE) !== 0) r[Reg.EDX] |= CpuidEdx.APIC;
+  }
 }
 
 /** RDTSC (0F 31): EDX:EAX = TSC; #GP(0) when CR4.TSD is set and CPL > 0. */
 export function rdtsc(c: Cpu, i: number): void {
   if ((c.cr4 & Cr4.TSD) !== 0 && c.cpl !== 0) c.raise(VEC_GP, 0);
   const m = c.msr;
-  m.readTsc(retiredBefore(c, i));
+  m.readTsc(c.clockTicks);
   c.regs[Reg.EAX] = m.lo;
   c.regs[Reg.EDX] = m.hi;
 }
@@ -82,7 +71,7 @@ export function rdtsc(c: Cpu, i: number): void {
 export function rdmsr(c: Cpu, i: number): void {
   if (c.cpl !== 0) c.raise(VEC_GP, 0);
   const m = c.msr;
-  if (!m.read(c.regs[Reg.ECX], retiredBefore(c, i))) c.raise(VEC_GP, 0);
+  if (!m.read(c.regs[Reg.ECX], c.clockTicks)) c.raise(VEC_GP, 0);
   c.regs[Reg.EAX] = m.lo;
   c.regs[Reg.EDX] = m.hi;
 }
@@ -91,7 +80,7 @@ export function rdmsr(c: Cpu, i: number): void {
 export function wrmsr(c: Cpu, i: number): void {
   if (c.cpl !== 0) c.raise(VEC_GP, 0);
   const r = c.regs;
-  if (!c.msr.write(r[Reg.ECX], r[Reg.EAX], r[Reg.EDX], retiredBefore(c, i))) c.raise(VEC_GP, 0);
+  if (!c.msr.write(r[Reg.ECX], r[Reg.EAX], r[Reg.EDX], c.clockTicks)) c.raise(VEC_GP, 0);
 }
 
 /** RDPMC (0F 33): no counters are implemented, so every form raises #GP(0). */

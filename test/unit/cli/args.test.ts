@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  REAL_GUEST_MEMORY_BYTES,
   CliUsageError,
   DEFAULT_MEMORY_BYTES,
   parseArgs,
@@ -46,6 +47,7 @@ describe('parseArgs defaults', () => {
       debugIo: false,
       echoE9: true,
       help: false,
+      noReboot: false,
     });
     expect(DEFAULT_MEMORY_BYTES).toBe(16 * MiB);
   });
@@ -272,5 +274,30 @@ describe('parseSize and parseInteger', () => {
     expect(parseInteger('n', '42')).toBe(42);
     expect(() => parseInteger('n', '+42')).toThrow(CliUsageError);
     expect(() => parseInteger('n', '42k')).toThrow(/bad number/);
+  });
+});
+
+describe('direct kernel boot options', () => {
+  it('-kernel, -initrd, -append, -no-reboot and --clock are taken as QEMU spells them', () => {
+    const c = parseArgs(['-kernel', 'vmlinuz', '-initrd', 'initrd.gz', '-append', 'console=ttyS0 quiet', '-no-reboot', '--clock=realtime']);
+    expect(c.kernel).toBe('vmlinuz');
+    expect(c.initrd).toBe('initrd.gz');
+    expect(c.append).toBe('console=ttyS0 quiet');
+    expect(c.noReboot).toBe(true);
+    expect(c.clock).toBe('realtime');
+    expect(c.images).toEqual(['vmlinuz', 'initrd.gz']);
+  });
+
+  it('-initrd and -append need a kernel; --clock takes only its two modes', () => {
+    expect(() => parseArgs(['-initrd', 'x'])).toThrow(/^-initrd: needs -kernel/);
+    expect(() => parseArgs(['-append', 'x'])).toThrow(/^-append: needs -kernel or --guest/);
+    expect(() => parseArgs(['--clock', 'fast'])).toThrow(/^--clock: 'fast' is not deterministic or realtime/);
+  });
+
+  it('--guest debian boots the cached Debian guest with 256 MiB unless -m says otherwise; it excludes -kernel', () => {
+    expect(parseArgs(['--guest', 'debian'])).toMatchObject({ guest: 'debian', memoryBytes: REAL_GUEST_MEMORY_BYTES });
+    expect(parseArgs(['--guest', 'debian', '-m', '64M']).memoryBytes).toBe(64 * MiB);
+    expect(() => parseArgs(['--guest', 'windows'])).toThrow(/^--guest: unknown guest 'windows' \(known: debian\)/);
+    expect(() => parseArgs(['--guest', 'debian', '-kernel', 'k'])).toThrow(/^--guest: cannot be combined/);
   });
 });

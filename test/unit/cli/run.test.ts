@@ -49,8 +49,8 @@ const ECHO = guestFile('echo.bin', [
   0xe6, 0xf4, //                    out 0xF4, al
   0xf4, //                          hlt
 ]);
-/** in al, 0x80; out 0x80, al; mov al, 5; out 0xF4, al — touches an unclaimed port. */
-const UNCLAIMED_IO = guestFile('io.bin', [0xe4, 0x80, 0xe6, 0x80, 0xb0, 0x05, 0xe6, 0xf4]);
+/** in al, 0xEE; out 0xEE, al; mov al, 5; out 0xF4, al — touches an unclaimed port. */
+const UNCLAIMED_IO = guestFile('io.bin', [0xe4, 0xee, 0xe6, 0xee, 0xb0, 0x05, 0xe6, 0xf4]);
 /**
  * mov eax, cr0; or al, 1; mov cr0, eax — enters protected mode, which the CPU reports as
  * a host error while protected mode is unimplemented.
@@ -171,8 +171,8 @@ describe('runCli: stop reasons', () => {
     const r = await run([...rawGuest(UNCLAIMED_IO), '--debug-io']);
     expect(r.status).toBe(5);
     expect(r.stderrLines).toEqual([
-      '[io] unclaimed read  port 0x0080 size 1',
-      '[io] unclaimed write port 0x0080 size 1 value 0xff',
+      '[io] unclaimed read  port 0x00ee size 1',
+      '[io] unclaimed write port 0x00ee size 1 value 0xff',
     ]);
   });
 

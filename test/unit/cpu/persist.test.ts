@@ -137,7 +137,7 @@ describe('save/restore round trip', () => {
 
 describe('restore rejects bad state', () => {
   const bad: { what: string; field: string; patch: (s: Record<string, unknown>) => void }[] = [
-    { what: 'wrong version', field: 'version', patch: (s) => { s.version = 3; } },
+    { what: 'wrong version', field: 'version', patch: (s) => { s.version = 4; } },
     { what: 'segment attributes beyond the attribute mask', field: 'segAttr[1]', patch: (s) => { (s.segAttr as number[])[1] = 0x10000; } },
     { what: 'CPL 4', field: 'cpl', patch: (s) => { s.cpl = 4; } },
     { what: 'CPL 3 in real mode', field: 'cpl', patch: (s) => { s.cpl = 3; } },
@@ -200,7 +200,8 @@ describe('restore rejects bad state', () => {
 
   it('the saved state is plain data with the documented fields', () => {
     const s: CpuState = boot(PROGRAM).cpu.save();
-    expect(s.version).toBe(2);
+    expect(s.version).toBe(3);
+    expect(s.idleTicks).toBe(0);
     expect(s.regs).toHaveLength(8);
     expect(s.segSel).toHaveLength(6);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);

@@ -1,0 +1,2 @@
+/** 82093AA-style I/O APIC. */
+export * from './ioapic.js';

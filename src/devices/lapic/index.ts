@@ -1,0 +1,2 @@
+/** Local APIC (xAPIC) of the one processor. */
+export * from './lapic.js';
