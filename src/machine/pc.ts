@@ -146,6 +146,7 @@ export class PcMachine {
         onInterruptOutput: (level) => this.cpu.setInterruptLine(level),
       });
       this.cpu.interrupts = this.platform.lapic;
+      this.cpu.fpu.onFerr = (asserted) => this.platform.fpuError.setFerr(asserted);
       this.cpu.msr.apicBase = this.platform.lapic;
       this.com1Irq = this.platform.isaIrq[COM1_IRQ];
       this.uart = new Uart16550({ id: 'uart0', irq: this.com1Irq, transmit: config.serialOut ?? (() => {}) });

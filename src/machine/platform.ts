@@ -11,8 +11,9 @@
  * and the legacy devices around them: 8254 PIT (ports 40h-43h, port 61h, IRQ 0),
  * MC146818 RTC/CMOS (70h-71h, IRQ 8), i8042 keyboard controller (60h, 64h, IRQ 1 and 12),
  * port 92h (fast A20 and reset), port 80h (POST codes, Linux's I/O delay), the ACPI PM
- * block (600h-60Bh: PM1 event/control, PM timer; SCI on IRQ 9), the local APIC at
- * FEE00000h and the I/O APIC at FEC00000h.
+ * block (600h-60Bh: PM1 event/control, PM timer; SCI on IRQ 9), the coprocessor-error
+ * latch (FERR# → IRQ 13, cleared at F0h), the local APIC at FEE00000h and the I/O APIC at
+ * FEC00000h.
  *
  * The platform owns no CPU and no memory: the board gives it the buses, the VM clock, and
  * callbacks for what the chipset does to the processor (A20, reset, the INTR level).
@@ -21,6 +22,7 @@ import type { IoBus } from '../bus/io-bus.js';
 import { IrqLine } from '../bus/irq.js';
 import type { MmioBus } from '../bus/mmio-bus.js';
 import { AcpiPm, ACPI_PM_PORT_COUNT } from '../devices/acpi-pm/acpi-pm.js';
+import { FpuErrorLatch, FPU_ERROR_CLEAR_PORT, FPU_ERROR_IRQ } from '../devices/fpu-error/fpu-error.js';
 import { I8042 } from '../devices/i8042/i8042.js';
 import { IoApic, IOAPIC_DEFAULT_BASE, IOAPIC_MMIO_SIZE } from '../devices/ioapic/ioapic.js';
 import { LocalApic, LAPIC_DEFAULT_BASE, LAPIC_MMIO_SIZE } from '../devices/lapic/lapic.js';
@@ -79,6 +81,8 @@ export class PcPlatform {
   readonly lapic: LocalApic;
   readonly ioapic: IoApic;
   readonly acpiPm: AcpiPm;
+  /** Wire the FPU's FERR# output to `fpuError.setFerr`. */
+  readonly fpuError: FpuErrorLatch;
 
   constructor(options: PlatformOptions) {
     const { io, mmio, clock } = options;
@@ -111,6 +115,7 @@ export class PcPlatform {
     this.i8042 = new I8042({ kbdIrq: this.isaIrq[1], auxIrq: this.isaIrq[12], onReset: options.onReset, onA20: a20 });
     this.port92 = new SystemControlPortA({ onReset: options.onReset, onA20: a20 });
     this.acpiPm = new AcpiPm({ clock, sci: this.isaIrq[ACPI_SCI_IRQ], onPowerOff: options.onPowerOff });
+    this.fpuError = new FpuErrorLatch(this.isaIrq[FPU_ERROR_IRQ]);
 
     this.connectIsaLines();
     this.registerPorts(io);
@@ -150,6 +155,7 @@ export class PcPlatform {
     io.register(this.port92, SYSTEM_CONTROL_PORT_A, 1);
     io.register(this.port80, POST_CODE_PORT, 1);
     io.register(this.acpiPm, ACPI_PM_BASE, ACPI_PM_PORT_COUNT);
+    io.register(this.fpuError, FPU_ERROR_CLEAR_PORT, 1);
   }
 
   /** The guest moved the local APIC (IA32_APIC_BASE): move its MMIO window. */
@@ -172,7 +178,7 @@ export class PcPlatform {
 
   /** Every component with saved state, in a fixed order. */
   persistables(): Persist[] {
-    return [this.pic, this.pit, this.rtc, this.i8042, this.port92, this.port80, this.lapic, this.ioapic, this.acpiPm];
+    return [this.pic, this.pit, this.rtc, this.i8042, this.port92, this.port80, this.lapic, this.ioapic, this.acpiPm, this.fpuError];
   }
 
   /** Power-on state of every device (a system reset). The RTC keeps running, as a battery-backed clock does. */
@@ -185,5 +191,6 @@ export class PcPlatform {
     this.lapic.reset();
     this.ioapic.reset();
     this.acpiPm.reset();
+    this.fpuError.reset();
   }
 }

@@ -207,6 +207,61 @@ ${TICK_CODE}
   });
 });
 
+describe('x87 errors with CR0.NE = 0 (PC/AT style)', () => {
+  it('an unmasked divide-by-zero asserts FERR#, which raises IRQ 13; the handler clears it at port F0h', () => {
+    const g = boot({
+      code: `
+main:
+        mov eax, 0x2D                   ; IRQ 13 = slave input 5, vector 0x28 + 5
+        mov ebx, fpu_irq
+        call set_gate
+        mov eax, cr0
+        and eax, ~0x20                  ; NE = 0: errors go out on FERR#
+        mov cr0, eax
+        mov al, 0xFB                    ; master: cascade only
+        out PIC1_DATA, al
+        mov al, 0xDF                    ; slave: IRQ 13 only
+        out PIC2_DATA, al
+        fninit
+        fldcw [control]                 ; zero-divide unmasked
+        fld1
+        fldz
+        sti
+        fdivp st1, st0                  ; 1 / 0: unmasked #Z
+        fwait                           ; P6: FERR# goes out at the next waiting instruction
+        mov ecx, 1000
+.spin:  cmp dword [irqs], 0
+        jne .done
+        loop .spin
+.done:  PRINT "irqs="
+        mov eax, [irqs]
+        call put_dec
+        call newline
+        EXIT 0
+
+fpu_irq:
+        push eax
+        inc dword [irqs]
+        xor al, al
+        out 0xF0, al                    ; clear the coprocessor-error latch
+        fnclex
+        mov al, PIC_EOI
+        out PIC2_CMD, al
+        out PIC1_CMD, al
+        pop eax
+        iretd
+
+control: dw 0x037B
+`,
+      bss: `irqs: resd 1\n`,
+    });
+    expectExit(g, g.run());
+    expect(reported(g.lines, 'irqs')).toBe(1);
+    expect(g.vm.platform.isaIrq[13].raiseCount).toBe(1);
+    expect(g.vm.platform.isaIrq[13].level).toBe(false);
+  });
+});
+
 describe('realtime clock', () => {
   it('an idle guest waits in wall time: run() reports idle with the wait until the next timer event', async () => {
     const g = boot({
