@@ -59,7 +59,7 @@ import {
   type ReservedRegion,
 } from './boot-image.js';
 import { buildE820Map, encodeE820Entries, E820_RAM, upperMemoryKiB, usableEntryContaining } from './e820.js';
-import { buildMpTables, type MpTableOptions } from './mp-table.js';
+import { platformWrites, type MpTableOptions } from './mp-table.js';
 
 /** Where the protected-mode kernel is loaded. */
 export const KERNEL_LOAD_ADDRESS = 0x10_0000;
@@ -363,14 +363,6 @@ function commandLineBytes(kernelName: string, h: BzImageHeader, cmdline: string,
     throw new FirmwareConfigError('cmdline', `${length} bytes do not fit between ${hex(CMDLINE_ADDRESS)} and ${hex(spaceEnd)}`);
   }
   return bytes;
-}
-
-/** The MP tables' writes and reserved region when `platformTables` is on. */
-function platformWrites(o: { platformTables?: boolean; mpTable?: MpTableOptions }): { writes: MemoryWrite[]; reserved: ReservedRegion[] } {
-  if (o.platformTables === false) return { writes: [], reserved: [] };
-  if (!o.mpTable) throw new FirmwareConfigError('mpTable', 'platformTables is on (the default) but no mpTable options (cpuSignature, cpuFeatures) were given');
-  const mp = buildMpTables(o.mpTable);
-  return { writes: [...mp.writes], reserved: [mp.reserved] };
 }
 
 /** The RSDP address option, checked. */

@@ -304,3 +304,14 @@ export function buildMpTables(options: MpTableOptions): MpTables {
     reserved: { name: 'MP tables', base, length: total },
   };
 }
+
+/**
+ * The MP tables' writes and reserved region for a loader, when its `platformTables` option
+ * is on (the default); throws a FirmwareConfigError when it is on without `mpTable`.
+ */
+export function platformWrites(o: { platformTables?: boolean; mpTable?: MpTableOptions }): { writes: MemoryWrite[]; reserved: ReservedRegion[] } {
+  if (o.platformTables === false) return { writes: [], reserved: [] };
+  if (!o.mpTable) throw new FirmwareConfigError('mpTable', 'platformTables is on (the default) but no mpTable options (cpuSignature, cpuFeatures) were given');
+  const mp = buildMpTables(o.mpTable);
+  return { writes: [...mp.writes], reserved: [mp.reserved] };
+}

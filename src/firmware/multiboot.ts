@@ -47,7 +47,7 @@ import {
   type ReservedRegion,
 } from './boot-image.js';
 import { buildE820Map, E820_ENTRY_BYTES, E820_RAM, lowerMemoryKiB, upperMemoryKiB, usableEntryContaining } from './e820.js';
-import { buildMpTables, type MpTableOptions } from './mp-table.js';
+import { platformWrites, type MpTableOptions } from './mp-table.js';
 
 /** The magic in a kernel's Multiboot header. */
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
@@ -389,14 +389,6 @@ function mmapBytes(map: readonly E820Entry[]): Uint8Array {
     v.setUint32(at + 20, e.type, true);
   });
   return out;
-}
-
-/** The MP tables' writes and reserved region when `platformTables` is on. */
-function platformWrites(o: MultibootOptions): { writes: MemoryWrite[]; reserved: ReservedRegion[] } {
-  if (o.platformTables === false) return { writes: [], reserved: [] };
-  if (!o.mpTable) throw new FirmwareConfigError('mpTable', 'platformTables is on (the default) but no mpTable options (cpuSignature, cpuFeatures) were given');
-  const mp = buildMpTables(o.mpTable);
-  return { writes: [...mp.writes], reserved: [mp.reserved] };
 }
 
 /** Place the modules above the kernel; throws naming the module and sizes when one does not fit. */
