@@ -47,6 +47,10 @@ export const ISA_IO_ACCESS_NS = 1000;
 /** RTC time at power-on in deterministic mode: 2026-01-01T00:00:00Z. */
 export const DEFAULT_RTC_BASE_SECONDS = 1_767_225_600;
 
+/** The chipset's interrupt-controller MMIO window (I/O APIC at its start, local APIC at FEE00000h). */
+const APIC_WINDOW_BASE = 0xfec00000;
+const APIC_WINDOW_BYTES = 0x400000;
+
 const ONE_MIB = 0x100000;
 const FOUR_GIB = 0x1_0000_0000;
 
@@ -176,10 +180,13 @@ export class PcMachine {
     };
   }
 
-  /** Route the APIC windows (and any other MMIO) of the top of the address space to the MMIO bus. */
+  /**
+   * Route the chipset's interrupt-controller window (FEC00000h-FEFFFFFFh: the I/O APIC,
+   * the local APIC and the room the local APIC may be moved to) to the MMIO bus, where the
+   * devices decode their own registers; unclaimed addresses there read all ones.
+   */
   private mapMmioWindows(): void {
-    this.memory.mapMmio(0xfec00000, 0x1000, this.mmio, 'ioapic');
-    this.memory.mapMmio(0xfee00000, 0x1000, this.mmio, 'lapic');
+    this.memory.mapMmio(APIC_WINDOW_BASE, APIC_WINDOW_BYTES, this.mmio, 'apic window');
   }
 
   private loadImages(config: PcConfig): void {

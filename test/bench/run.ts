@@ -19,7 +19,8 @@
  * `--only kernels` runs just that section.
  *
  * Then page sharing (test/bench/sharing.ts): 8 VMs from one image, memory saved and scanner
- * cost. `--only sharing` runs just that section.
+ * cost. `--only sharing` runs just that section. `--only sharing-debian` (not part of the
+ * default run: it boots 8 Debian kernels, about 10 minutes) does the same with Debian guests.
  */
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -29,6 +30,7 @@ import { packageRoot } from './package-root.js';
 import { printKernelTable, runFrameKernelBench } from './kernels.js';
 import { runDeltaKernelBench } from './delta.js';
 import { runSharingBench } from './sharing.js';
+import { DEFAULT_DEBIAN_TICKS, runDebianSharingBench } from './sharing-debian.js';
 
 const root = packageRoot(import.meta.url);
 const TARGET_MIPS = 80;
@@ -181,6 +183,11 @@ async function main(): Promise<void> {
   }
   if (only === 'kernels') {
     if (!kernelSection()) process.exitCode = 1;
+    return;
+  }
+  if (only === 'sharing-debian') {
+    const ticks = args.includes('--debian-instructions') ? Number(args[args.indexOf('--debian-instructions') + 1]) : DEFAULT_DEBIAN_TICKS;
+    if (!runDebianSharingBench(ticks)) process.exitCode = 1;
     return;
   }
   const rom = new Uint8Array(readFileSync(resolve(root, 'guests/bench/bench.bin')));

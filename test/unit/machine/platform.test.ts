@@ -262,6 +262,35 @@ control: dw 0x037B
   });
 });
 
+describe('local APIC relocation', () => {
+  it('moving IA32_APIC_BASE moves the register page inside the chipset window; the old page reads all ones', () => {
+    const g = boot(`
+main:
+        mov ecx, 0x1B
+        rdmsr
+        PRINT "base=0x"
+        call put_hex
+        call newline
+        mov eax, 0xFED00900             ; new base, BSP, enabled
+        xor edx, edx
+        wrmsr
+        PRINT "moved=0x"
+        mov eax, [0xFED00030]           ; version register at the new place
+        call put_hex
+        call newline
+        PRINT "old=0x"
+        mov eax, [0xFEE00030]
+        call put_hex
+        call newline
+        EXIT 0
+`);
+    expectExit(g, g.run());
+    expect(reported(g.lines, 'base')).toBe(0xfee00900);
+    expect(reported(g.lines, 'moved')).toBe(0x00050014);
+    expect(reported(g.lines, 'old')).toBe(0xffffffff);
+  });
+});
+
 describe('realtime clock', () => {
   it('an idle guest waits in wall time: run() reports idle with the wait until the next timer event', async () => {
     const g = boot({
