@@ -20,7 +20,7 @@ import { CPUID_FEATURES_EDX, CPUID_SIGNATURE, CpuidEdx } from '../cpu/cpuid.js';
 import { BootImageError, type BootImage } from '../firmware/boot-image.js';
 import { buildLinuxBoot } from '../firmware/linux-boot.js';
 import type { MpTableOptions } from '../firmware/mp-table.js';
-import { buildMultibootBoot } from '../firmware/multiboot.js';
+import { buildMultibootBoot, MULTIBOOT_HEADER_MAGIC, MULTIBOOT_SEARCH_BYTES } from '../firmware/multiboot.js';
 import { buildAcpiTables } from '../firmware/acpi/build.js';
 import { ACPI_PM_BASE, ACPI_SCI_IRQ, IOAPIC_ID } from './platform.js';
 
@@ -35,8 +35,6 @@ export interface DirectBootConfig {
 
 const LINUX_HEADER_MAGIC_OFFSET = 0x202;
 const LINUX_HEADER_MAGIC = 0x53726448; // "HdrS"
-const MULTIBOOT_MAGIC = 0x1badb002;
-const MULTIBOOT_SEARCH_BYTES = 8192;
 
 /** Which loader understands `data`, or null. */
 export function kernelFormat(data: Uint8Array): 'linux' | 'multiboot' | null {
@@ -44,7 +42,7 @@ export function kernelFormat(data: Uint8Array): 'linux' | 'multiboot' | null {
   if (data.length >= LINUX_HEADER_MAGIC_OFFSET + 4 && view.getUint32(LINUX_HEADER_MAGIC_OFFSET, true) === LINUX_HEADER_MAGIC) return 'linux';
   const limit = Math.min(data.length, MULTIBOOT_SEARCH_BYTES) - 4;
   for (let at = 0; at <= limit; at += 4) {
-    if (view.getUint32(at, true) === MULTIBOOT_MAGIC) return 'multiboot';
+    if (view.getUint32(at, true) === MULTIBOOT_HEADER_MAGIC) return 'multiboot';
   }
   return null;
 }

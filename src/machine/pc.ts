@@ -32,7 +32,7 @@ import type { FramePool } from '../memory/frame-pool.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { buildDirectBoot, type DirectBootConfig } from './direct-boot.js';
 import { EventQueue, InputKind } from './event-queue.js';
-import { IOAPIC_ID, PcPlatform } from './platform.js';
+import { PcPlatform } from './platform.js';
 import { DEFAULT_NS_PER_TICK, VmClock, type ClockMode } from './vm-clock.js';
 
 /** COM1's base port and ISA interrupt. */
@@ -94,9 +94,6 @@ export interface PcConfig {
    */
   readonly onTripleFault?: 'stop' | 'reset';
 }
-
-/** The I/O APIC's ID as the platform tables describe it. */
-export { IOAPIC_ID };
 
 /** A configuration or image the board cannot use. */
 export class MachineConfigError extends Error {

@@ -125,13 +125,6 @@ export class VmClock implements DeviceClock {
     return Math.max(0, (next - this.nowNs()) / 1e6);
   }
 
-  /** Realtime mode: guest time is running ahead of wall time by this many ms (0 if not). */
-  aheadOfWallClockMs(): number {
-    if (this.mode !== 'realtime') return 0;
-    const guestMs = ((this.ticks() - this.wallBaseTicks) * this.nsPerTick) / 1e6;
-    return Math.max(0, guestMs - (this.wallNowMs() - this.wallBaseMs));
-  }
-
   /** Re-anchor wall time to the current tick (after a restore or a pause). */
   anchorWallClock(): void {
     this.wallBaseMs = this.wallNowMs();

@@ -306,7 +306,6 @@ export interface GuestRun {
   readonly lines: string[];
   /** COM1 output so far. */
   serial(): string;
-  /** Run until the machine stops (default limit: 50 M instructions). */
   /** Run for at most `maxTicks` clock ticks (instructions plus idle time; default 10 s of guest time). */
   run(maxTicks?: number): StopReason;
   /** Release the machine. */

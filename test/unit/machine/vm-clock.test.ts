@@ -75,10 +75,9 @@ describe('VmClock', () => {
     cpu.instructionCount = 50_000;
     clock.catchUpWithWallClock();
     expect(clock.ticks()).toBe(200_000);
-    cpu.instructionCount = 450_000; // guest now ahead: 4.5 ms of guest time vs 2 ms of wall time
+    cpu.instructionCount = 450_000; // guest now ahead of wall time: nothing to catch up
     clock.catchUpWithWallClock();
     expect(clock.ticks()).toBe(600_000);
-    expect(clock.aheadOfWallClockMs()).toBeCloseTo(4, 6);
   });
 
   it('rejects a bad tick length', () => {
