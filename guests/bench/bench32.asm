@@ -221,19 +221,7 @@ report:
         mov esi, text_checksum
         call puts
         mov eax, [V_CHECKSUM]
-        mov ecx, 8
-.digit:
-        rol eax, 4
-        push eax
-        and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe .emit
-        add al, 'A' - '0' - 10
-.emit:
-        call putc
-        pop eax
-        loop .digit
+        call put_hex_digits
         mov esi, text_crlf
         call puts
         ret

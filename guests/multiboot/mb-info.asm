@@ -280,59 +280,8 @@ print_bss:
 ; ---------------------------------------------------------------------------------------
 ; Output: every byte goes to COM1 and to the 0xE9 debug console.
 
-; serial_init32: 8N1, divisor 1, FIFOs on. Clobbers AL, DX.
-serial_init32:
-        mov dx, COM1_BASE + UART_LCR
-        mov al, LCR_DLAB
-        out dx, al
-        mov dx, COM1_BASE + UART_DLL
-        mov al, 1
-        out dx, al
-        mov dx, COM1_BASE + UART_DLM
-        xor al, al
-        out dx, al
-        mov dx, COM1_BASE + UART_LCR
-        mov al, LCR_8N1
-        out dx, al
-        mov dx, COM1_BASE + UART_FCR
-        mov al, FCR_ENABLE_CLEAR
-        out dx, al
-        mov dx, COM1_BASE + UART_MCR
-        mov al, MCR_DTR_RTS_OUT2
-        out dx, al
-        ret
-
-; putc: send AL. Preserves all registers.
-putc:
-        push edx
-        push eax
-        mov dx, COM1_BASE + UART_LSR
-.wait:
-        in al, dx
-        test al, LSR_THRE
-        jz .wait
-        pop eax
-        mov dx, COM1_BASE + UART_THR
-        out dx, al
-        out DEBUGCON_PORT, al
-        pop edx
-        ret
-
-; puts: send the NUL-terminated string at ESI. Preserves all registers.
-puts:
-        push esi
-        push eax
-.next:
-        mov al, [esi]
-        test al, al
-        jz .done
-        call putc
-        inc esi
-        jmp .next
-.done:
-        pop eax
-        pop esi
-        ret
+%define PUTC_ALSO_DEBUGCON
+%include "com1-32.inc"
 
 ; put_quoted_line: the string at ESI, a closing quote and CR LF.
 put_quoted_line:
@@ -340,78 +289,6 @@ put_quoted_line:
         mov al, "'"
         call putc
         jmp crlf
-
-; crlf: CR LF. Preserves all registers.
-crlf:
-        push eax
-        mov al, 13
-        call putc
-        mov al, 10
-        call putc
-        pop eax
-        ret
-
-; put_hex: "0x" and 8 hex digits of EAX. put_hex_digits: the 8 digits only.
-put_hex:
-        push eax
-        mov al, '0'
-        call putc
-        mov al, 'x'
-        call putc
-        pop eax
-put_hex_digits:
-        push ecx
-        mov ecx, 8
-.digit:
-        rol eax, 4
-        call put_nibble
-        loop .digit
-        pop ecx
-        ret
-
-; put_hex_byte: 2 hex digits of AL. Preserves all registers.
-put_hex_byte:
-        push eax
-        push eax
-        shr al, 4
-        call put_nibble
-        pop eax
-        call put_nibble
-        pop eax
-        ret
-
-; put_nibble: the hex digit of AL's low 4 bits. Preserves all registers.
-put_nibble:
-        push eax
-        and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe .emit
-        add al, 'A' - '0' - 10
-.emit:
-        call putc
-        pop eax
-        ret
-
-; put_dec: EAX in decimal. Preserves all registers.
-put_dec:
-        pushad
-        mov ebx, 10
-        xor ecx, ecx
-.divide:
-        xor edx, edx
-        div ebx
-        push edx
-        inc ecx
-        test eax, eax
-        jnz .divide
-.emit:
-        pop eax
-        add al, '0'
-        call putc
-        loop .emit
-        popad
-        ret
 
 ; ---------------------------------------------------------------------------------------
 %ifdef FORMAT_ELF

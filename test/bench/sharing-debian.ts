@@ -17,24 +17,13 @@ import { findDebianGuest, isDebianGuestFound } from '../../src/cli/debian-guest.
 import { FRAME_SIZE, PageSharingScanner, type GuestMemory } from '../../src/memory/index.js';
 import { DEFAULT_RTC_BASE_SECONDS } from '../../src/machine/pc.js';
 import { Host } from '../../src/vmm/host.js';
+import { populatedFrames } from './sharing.js';
 
 const VM_COUNT = 8;
 const VM_MEMORY = 128 << 20;
 const TARGET_SAVED_SHARE = 0.5;
 /** Default clock ticks each VM runs. */
 export const DEFAULT_DEBIAN_TICKS = 3_000_000_000;
-
-/** RAM frames of `memories` backed by a frame other than the pool's zero frame. */
-function populatedFrames(zeroFrame: number, memories: readonly GuestMemory[]): number {
-  let count = 0;
-  for (const memory of memories) {
-    for (let f = 0; f < memory.ramBytes / FRAME_SIZE; f++) {
-      const h = memory.npt.hostFrameOf(f);
-      if (h >= 0 && h !== zeroFrame) count++;
-    }
-  }
-  return count;
-}
 
 /** Runs the Debian page-sharing scenario; returns whether the goal was met (false when skipped). */
 export function runDebianSharingBench(ticks: number): boolean {

@@ -79,7 +79,7 @@ function bootGuests(image: string): { host: Host; memories: GuestMemory[]; allEx
 }
 
 /** RAM frames of `memories` backed by a frame other than the pool's zero frame. */
-function populatedFrames(zeroFrame: number, memories: GuestMemory[]): number {
+export function populatedFrames(zeroFrame: number, memories: readonly GuestMemory[]): number {
   let count = 0;
   for (const memory of memories) {
     for (let f = 0; f < memory.ramBytes / FRAME_SIZE; f++) {
