@@ -463,6 +463,7 @@ function applyXorInPlace(delta: usize, length: u32, out: usize): i32 {
     position = end;
     i = next;
   }
+  if (i == length) return 0; // the usual end: every pair had 4 bytes at its start
   const invalid = validateXorFrom(delta, length, i, position);
   if (invalid != 0) {
     // XOR is its own inverse: applying the pairs before delta byte i again removes them
@@ -499,4 +500,38 @@ export function deltaDecode(delta: usize, length: u32, prev: usize, out: usize):
   memory.copy(out, prev, FRAME);
   applyXor(delta, length, out);
   return 0;
+}
+
+/** Frames below this number are the pool's reserved frames (the module's own first 64 KiB). */
+const RESERVED_FRAMES: u32 = 16;
+
+/**
+ * Applies `count` deltas in place, as a receiver applies one message: the deltas lie back to
+ * back from `stream`, and the list at `list` holds `count` u32 pairs (target frame number,
+ * delta length) in stream order. Returns `count` when every delta was applied, else the index
+ * of the first entry refused — target frame reserved or outside memory, target frame
+ * overlapping the list or the stream, delta outside memory, or delta invalid; the entries
+ * before it were applied, the refused entry's frame holds its old contents and later entries
+ * were not touched. src/kernels/delta-kernels.ts names the problem of a refused entry.
+ */
+export function deltaDecodeBatch(stream: usize, list: usize, count: u32): u32 {
+  const memoryBytes = <u64>memory.size() << 16;
+  let streamEnd = <u64>stream;
+  for (let index: u32 = 0; index < count; index++) streamEnd += <u64>load<u32>(list + (<usize>index << 3), 4);
+  const listStart = <u64>list;
+  const listEnd = listStart + (<u64>count << 3);
+  let at = <u64>stream;
+  for (let index: u32 = 0; index < count; index++) {
+    const entry = list + (<usize>index << 3);
+    const frame = load<u32>(entry);
+    const end = at + <u64>load<u32>(entry, 4);
+    const target = <u64>frame << 12;
+    const targetEnd = target + FRAME;
+    const refused = <u32>(frame < RESERVED_FRAMES) | <u32>(targetEnd > memoryBytes) | <u32>(end > memoryBytes)
+      | <u32>(target < listEnd && listStart < targetEnd) | <u32>(target < streamEnd && <u64>stream < targetEnd);
+    if (refused != 0) return index;
+    if (deltaDecode(<usize>at, <u32>(end - at), <usize>target, <usize>target) != 0) return index;
+    at = end;
+  }
+  return count;
 }

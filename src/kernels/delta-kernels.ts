@@ -19,7 +19,7 @@
  * whole delta before writing anything (see delta-format.md, "Validation").
  */
 
-import { KernelArgumentError, type KernelMemory } from './bitmap-kernels.js';
+import { KernelArgumentError, checkWordRegion, type KernelMemory } from './bitmap-kernels.js';
 
 /** Size of the frames the delta format is defined for. */
 export const DELTA_FRAME_BYTES = 4096;
@@ -76,20 +76,24 @@ export class DeltaFormatError extends Error {
   readonly code: number;
   /** Byte offset in the delta where the problem was found. */
   readonly offset: number;
-  constructor(code: number, offset: number, detail = '') {
+  /** Index of the delta in a batch (deltaDecodeBatch's list entry); undefined for a single delta. */
+  readonly entry: number | undefined;
+  constructor(code: number, offset: number, detail = '', entry?: number) {
     const problem = PROBLEM_NAMES[code] ?? PROBLEM_NAMES[0];
-    super(`invalid frame delta: ${problem} at offset ${offset} of the delta${detail === '' ? '' : ` (${detail})`}`);
+    const which = entry === undefined ? 'the delta' : `delta ${entry} of the batch`;
+    super(`invalid frame delta: ${problem} at offset ${offset} of ${which}${detail === '' ? '' : ` (${detail})`}`);
     this.name = 'DeltaFormatError';
     this.problem = problem;
     this.code = code;
     this.offset = offset;
+    this.entry = entry;
   }
 }
 
 /** Turns a packed problem (negative: -(code | offset << 4)) into a DeltaFormatError. */
-export function deltaErrorFromPacked(packed: number, detail = ''): DeltaFormatError {
+export function deltaErrorFromPacked(packed: number, detail = '', entry?: number): DeltaFormatError {
   const positive = -packed;
-  return new DeltaFormatError(positive & 15, positive >>> 4, detail);
+  return new DeltaFormatError(positive & 15, positive >>> 4, detail, entry);
 }
 
 /** XOR-delta operations on pool memory. */
@@ -112,7 +116,21 @@ export interface DeltaKernels {
    * was written).
    */
   deltaDecode(deltaOffset: number, deltaLength: number, prevOffset: number, outOffset: number): void;
+  /**
+   * Applies `count` deltas in place, as a receiver applies one message: the deltas lie back to
+   * back from `streamOffset`, and the list at `listOffset` (4-byte aligned) holds `count` u32
+   * pairs (target frame number, delta length) in stream order. Target frames must not be one of
+   * the pool's 16 reserved frames nor overlap the list or the stream. The first entry refused
+   * raises KernelArgumentError (argument `listOffset[k]`) or DeltaFormatError (`entry` k); the
+   * entries before it have been applied, its frame holds its old contents, later entries are
+   * untouched. One call per message instead of one per frame: for small deltas the per-call
+   * checks and (WASM) the JS-to-WASM transition cost more than the decoding.
+   */
+  deltaDecodeBatch(streamOffset: number, listOffset: number, count: number): void;
 }
+
+/** Frames below this number are the pool's reserved frames; batch decoding never writes them. */
+const RESERVED_FRAMES = 16;
 
 /** Checks that `offset` is a non-negative integer; names the kernel and argument otherwise. */
 function checkInteger(kernel: string, argument: string, value: number): void {
@@ -171,6 +189,62 @@ export function checkDecodeArguments(deltaOffset: number, deltaLength: number, p
   if (overlaps(deltaOffset, deltaLength, outOffset, FRAME)) {
     throw new KernelArgumentError('deltaDecode', 'deltaOffset', `delta at ${deltaOffset} overlaps the output frame at ${outOffset}`);
   }
+}
+
+/** Checks deltaDecodeBatch's arguments (the entries are checked as they are applied). */
+export function checkDecodeBatchArguments(streamOffset: number, listOffset: number, count: number, memoryBytes: number): void {
+  checkInteger('deltaDecodeBatch', 'streamOffset', streamOffset);
+  if (!Number.isInteger(count) || count < 0 || count >= 1 << 28) {
+    throw new KernelArgumentError('deltaDecodeBatch', 'count', `must be an integer in [0, ${1 << 28}), got ${count}`);
+  }
+  checkWordRegion('deltaDecodeBatch', 'listOffset', listOffset, count * 8, memoryBytes);
+}
+
+/**
+ * Why entry `index` of a batch is refused before decoding (target frame reserved or outside
+ * memory, delta outside memory, target overlapping the list or the stream), as an error; null
+ * when the entry's regions are fine (then its delta itself is invalid). The same checks, in the
+ * same order, as the batch loops of both implementations.
+ */
+function batchEntryRefusal(words: Uint32Array, streamOffset: number, listOffset: number, count: number, index: number, memoryBytes: number): KernelArgumentError | null {
+  const list = listOffset >>> 2;
+  let streamEnd = streamOffset;
+  let at = streamOffset;
+  for (let k = 0; k < count; k++) {
+    streamEnd += words[list + 2 * k + 1];
+    if (k < index) at += words[list + 2 * k + 1];
+  }
+  const frame = words[list + 2 * index];
+  const length = words[list + 2 * index + 1];
+  const target = frame * FRAME;
+  const argument = `listOffset[${index}]`;
+  const entry = `(frame ${frame}, length ${length})`;
+  const refuse = (reason: string) => new KernelArgumentError('deltaDecodeBatch', argument, `${entry} ${reason}`);
+  if (frame < RESERVED_FRAMES) return refuse(`targets reserved frame ${frame} (0..${RESERVED_FRAMES - 1})`);
+  if (target + FRAME > memoryBytes) return refuse(`targets a frame outside the memory (${Math.floor(memoryBytes / FRAME)} frames)`);
+  if (at + length > memoryBytes) return refuse(`delta [${at}, ${at + length}) exceeds memory size ${memoryBytes}`);
+  if (overlaps(target, FRAME, listOffset, count * 8)) return refuse(`target frame overlaps the list at ${listOffset}`);
+  if (overlaps(target, FRAME, streamOffset, streamEnd - streamOffset)) return refuse(`target frame overlaps the delta stream [${streamOffset}, ${streamEnd})`);
+  return null;
+}
+
+/**
+ * Throws the error for entry `index` that a batch decode refused: the argument problem, or
+ * else the delta's format problem found by `decodeAgain` (a decode in place of that one delta,
+ * which leaves its frame unchanged again and returns the packed problem).
+ */
+export function throwBatchProblem(memory: WebAssembly.Memory, streamOffset: number, listOffset: number, count: number, index: number, decodeAgain: (deltaOffset: number, deltaLength: number, target: number) => number): never {
+  const buffer = memory.buffer;
+  const words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  const refusal = batchEntryRefusal(words, streamOffset, listOffset, count, index, buffer.byteLength);
+  if (refusal !== null) throw refusal;
+  const list = listOffset >>> 2;
+  let at = streamOffset;
+  for (let k = 0; k < index; k++) at += words[list + 2 * k + 1];
+  const length = words[list + 2 * index + 1];
+  const packed = decodeAgain(at, length, words[list + 2 * index] * FRAME);
+  if (packed >= 0) throw new Error(`deltaDecodeBatch: entry ${index} was refused but decodes again without a problem (memory changed during the call?)`);
+  throw deltaErrorFromPacked(packed, kindDetail(new Uint8Array(buffer), at, length, packed), index);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +493,30 @@ function tsDecode(bytes: Uint8Array, view: DataView, delta: number, length: numb
   return 0;
 }
 
+/**
+ * Applies a batch in place as described on DeltaKernels.deltaDecodeBatch (list region already
+ * checked); returns `count`, or the index of the first entry refused (see batchEntryRefusal).
+ */
+function tsDecodeBatch(bytes: Uint8Array, uwords: Uint32Array, view: DataView, stream: number, listOffset: number, count: number): number {
+  const list = listOffset >>> 2;
+  const memoryBytes = bytes.length;
+  let streamEnd = stream;
+  for (let index = 0; index < count; index++) streamEnd += uwords[list + 2 * index + 1];
+  const listEnd = listOffset + count * 8;
+  let at = stream;
+  for (let index = 0; index < count; index++) {
+    const frame = uwords[list + 2 * index];
+    const end = at + uwords[list + 2 * index + 1];
+    const target = frame * FRAME;
+    const targetEnd = target + FRAME;
+    if (frame < RESERVED_FRAMES || targetEnd > memoryBytes || end > memoryBytes
+      || (target < listEnd && listOffset < targetEnd) || (target < streamEnd && stream < targetEnd)) return index;
+    if (tsDecode(bytes, view, at, end - at, target, target) !== 0) return index;
+    at = end;
+  }
+  return count;
+}
+
 /** Names the kind byte in a DeltaFormatError detail. */
 function kindDetail(bytes: Uint8Array, delta: number, length: number, packed: number): string {
   return (-packed & 15) === DeltaProblemCode.UnknownKind && length > 0 ? `kind 0x${bytes[delta].toString(16).padStart(2, '0')}` : '';
@@ -440,14 +538,17 @@ export function throwDeltaProblem(memory: WebAssembly.Memory, deltaOffset: numbe
 export function tsDeltaKernels(target: Pick<KernelMemory, 'memory'>): DeltaKernels {
   let bytes = new Uint8Array(target.memory.buffer);
   let words = new Int32Array(bytes.buffer, 0, bytes.length >>> 2);
+  let uwords = new Uint32Array(bytes.buffer, 0, bytes.length >>> 2);
   let view = new DataView(bytes.buffer);
   const refresh = (): void => {
     const current = target.memory.buffer;
     if (current.byteLength === bytes.length) return;
     bytes = new Uint8Array(current);
     words = new Int32Array(current, 0, current.byteLength >>> 2);
+    uwords = new Uint32Array(current, 0, current.byteLength >>> 2);
     view = new DataView(current);
   };
+  const decodeOneInPlace = (deltaOffset: number, deltaLength: number, frame: number): number => tsDecode(bytes, view, deltaOffset, deltaLength, frame, frame);
   return {
     kind: 'ts',
     deltaEncode(prevOffset: number, curOffset: number, outOffset: number, xorLimit?: number): number {
@@ -470,6 +571,12 @@ export function tsDeltaKernels(target: Pick<KernelMemory, 'memory'>): DeltaKerne
       const result = tsDecode(bytes, view, deltaOffset, deltaLength, prevOffset, outOffset);
       if (result < 0) throwDeltaProblem(target.memory, deltaOffset, deltaLength, result);
     },
+    deltaDecodeBatch(streamOffset: number, listOffset: number, count: number): void {
+      refresh();
+      checkDecodeBatchArguments(streamOffset, listOffset, count, bytes.length);
+      const applied = tsDecodeBatch(bytes, uwords, view, streamOffset, listOffset, count);
+      if (applied < count) throwBatchProblem(target.memory, streamOffset, listOffset, count, applied, decodeOneInPlace);
+    },
   };
 }
 
@@ -477,11 +584,13 @@ export function tsDeltaKernels(target: Pick<KernelMemory, 'memory'>): DeltaKerne
 export interface DeltaExports {
   deltaEncode(prev: number, cur: number, out: number, xorLimit: number): number;
   deltaDecode(delta: number, length: number, prev: number, out: number): number;
+  deltaDecodeBatch(stream: number, list: number, count: number): number;
 }
 
 /** Wraps the raw WASM exports with argument checks and error translation. */
 export function wasmDeltaKernels(target: Pick<KernelMemory, 'memory'>, exports: DeltaExports): DeltaKernels {
   let knownBytes = target.memory.buffer.byteLength;
+  const decodeOneInPlace = (deltaOffset: number, deltaLength: number, frame: number): number => exports.deltaDecode(deltaOffset, deltaLength, frame, frame) | 0;
   return {
     kind: 'wasm',
     deltaEncode(prevOffset: number, curOffset: number, outOffset: number, xorLimit?: number): number {
@@ -503,6 +612,12 @@ export function wasmDeltaKernels(target: Pick<KernelMemory, 'memory'>, exports: 
       }
       const result = exports.deltaDecode(deltaOffset, deltaLength, prevOffset, outOffset) | 0;
       if (result < 0) throwDeltaProblem(target.memory, deltaOffset, deltaLength, result);
+    },
+    deltaDecodeBatch(streamOffset: number, listOffset: number, count: number): void {
+      knownBytes = target.memory.buffer.byteLength;
+      checkDecodeBatchArguments(streamOffset, listOffset, count, knownBytes);
+      const applied = exports.deltaDecodeBatch(streamOffset, listOffset, count) >>> 0;
+      if (applied < count) throwBatchProblem(target.memory, streamOffset, listOffset, count, applied, decodeOneInPlace);
     },
   };
 }
