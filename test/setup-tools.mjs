@@ -1,6 +1,7 @@
 // Makes sure the external tools the test suite needs are installed (today: nasm, which
-// rebuilds the guest ROMs for test/unit/guests/rebuild.test.ts, and a gcc that builds 32-bit
-// programs, for the native runner of test/differential/host-cpu.test.ts).
+// rebuilds the guest ROMs for test/unit/guests/rebuild.test.ts, a gcc that builds 32-bit
+// programs, for the native runner of test/differential/host-cpu.test.ts, and qemu-utils and
+// e2fsprogs for the storage tests, which fail with an install hint when they are missing).
 //
 //   node test/setup-tools.mjs
 //
@@ -15,7 +16,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Debian packages that provide the tools the tests need, keyed by command name. */
-export const REQUIRED_TOOLS = Object.freeze({ nasm: 'nasm', 'gcc -m32': 'gcc-multilib' });
+export const REQUIRED_TOOLS = Object.freeze({
+  nasm: 'nasm',
+  'gcc -m32': 'gcc-multilib',
+  // Storage tests (test/unit/storage): qemu-img/qemu-io make and check images; mke2fs and
+  // debugfs build and inspect ext2 file systems on disk images.
+  'qemu-img': 'qemu-utils',
+  'qemu-io': 'qemu-utils',
+  mke2fs: 'e2fsprogs',
+  debugfs: 'e2fsprogs',
+});
 
 /** True when the command can be started (probed with `-v`, which nasm and apt-get accept). */
 export function commandExists(command) {

@@ -25,6 +25,22 @@ export interface RealModeEntry {
   readonly ip: number;
 }
 
+/** A virtual disk (`--disk FILE[,format=raw|qcow2|auto][,readonly]`), attached as virtio-blk. */
+export interface DiskOption {
+  readonly file: string;
+  readonly format: 'raw' | 'qcow2' | 'auto';
+  readonly readOnly: boolean;
+}
+
+/** The virtio NIC's link to a peer process's switch over a Unix-domain socket. */
+export interface NetOption {
+  /** `listen` creates the socket and waits for the peer; `connect` joins an existing one. */
+  readonly mode: 'listen' | 'connect';
+  readonly socketPath: string;
+  /** MAC address, 6 bytes. */
+  readonly mac: readonly number[];
+}
+
 /** Everything the command line asked for, as plain data. */
 export interface CliConfig {
   /** ROM image loaded to end at 1 MiB and mirrored to end at 4 GiB. */
@@ -62,6 +78,12 @@ export interface CliConfig {
    * absent: realtime when stdin is a terminal, deterministic otherwise.
    */
   readonly clock?: 'deterministic' | 'realtime';
+  /** Virtio disks in command-line order (/dev/vda, /dev/vdb, ... in a Linux guest). */
+  readonly disks: readonly DiskOption[];
+  /** A virtio NIC joined to a peer process's switch. */
+  readonly net?: NetOption;
+  /** A virtio console (hvc0), echoed to stdout with "[hvc0] " before each line. */
+  readonly virtioConsole: boolean;
 }
 
 /** A command-line mistake; `message` is one line naming the argument at fault. */
@@ -113,6 +135,13 @@ export function usage(): string {
     '  --clock=MODE            deterministic (guest time from the instruction count; the',
     '                          default unless stdin is a terminal) or realtime (wall time)',
     '  -m, --memory SIZE       guest RAM, 1M..3G, multiple of 4K (default 16M)',
+    '  --disk FILE[,format=raw|qcow2|auto][,readonly]',
+    '                          virtio disk backed by an image file (repeatable; vda, vdb...)',
+    '  --net-listen PATH       virtio NIC on a switch shared with the peer process that',
+    '  --net-connect PATH      connects to (or listens on) the Unix socket PATH',
+    '  --mac XX:XX:XX:XX:XX:XX the NIC\'s MAC address (default 52:54:00:12:34:56)',
+    '  --virtio-console        a virtio console (hvc0), echoed as "[hvc0] ..." lines (on',
+    '                          by default when a disk or NIC is given)',
     '  --entry SEG:OFF         start in real mode at SEG:OFF (hex) instead of the reset vector',
     '  --exit-code=plain|qemu  exit status for guest value v: plain v, or (v << 1) | 1',
     '  --max-instructions N    stop with an error after N instructions (default unlimited)',
@@ -140,6 +169,10 @@ interface ParseState {
   guest?: 'debian';
   noReboot: boolean;
   clock?: 'deterministic' | 'realtime';
+  disks: DiskOption[];
+  net?: { mode: 'listen' | 'connect'; socketPath: string };
+  mac?: number[];
+  virtioConsole: boolean;
 }
 
 /** How an option consumes its value and updates the state. */
@@ -171,6 +204,11 @@ function buildOptionTable(): Map<string, OptionSpec> {
   add(['-no-reboot', '--no-reboot'], { takesValue: false, apply: (s) => { s.noReboot = true; } });
   add(['--clock'], { takesValue: true, apply: setClock });
   add(['--guest'], { takesValue: true, apply: setGuest });
+  add(['--disk'], { takesValue: true, apply: (s, n, v) => s.disks.push(parseDisk(n, v)) });
+  add(['--net-listen'], { takesValue: true, apply: (s, n, v) => setNet(s, n, 'listen', v) });
+  add(['--net-connect'], { takesValue: true, apply: (s, n, v) => setNet(s, n, 'connect', v) });
+  add(['--mac'], { takesValue: true, apply: (s, n, v) => { rejectDuplicate(s.mac !== undefined, n); s.mac = parseMac(n, v); } });
+  add(['--virtio-console'], { takesValue: false, apply: (s) => { s.virtioConsole = true; } });
   return table;
 }
 
@@ -195,7 +233,7 @@ function asksForHelp(argv: readonly string[]): boolean {
 }
 
 function emptyState(): ParseState {
-  return { loads: [], debugIo: false, echoE9: true, noReboot: false };
+  return { loads: [], debugIo: false, echoE9: true, noReboot: false, disks: [], virtioConsole: false };
 }
 
 /** Handle argv[index] (and its value if any); returns the index of the next argument. */
@@ -308,6 +346,7 @@ function finish(state: ParseState): CliConfig {
     throw new CliUsageError('--guest', 'cannot be combined with -kernel, -initrd or a ROM');
   }
   if (state.initrd !== undefined && state.kernel === undefined) throw new CliUsageError('-initrd', 'needs -kernel');
+  if (state.mac !== undefined && state.net === undefined) throw new CliUsageError('--mac', 'needs --net-listen or --net-connect');
   if (state.append !== undefined && state.kernel === undefined && state.guest === undefined) throw new CliUsageError('-append', 'needs -kernel or --guest');
   const images = [
     ...(state.rom !== undefined ? [state.rom] : []),
@@ -332,7 +371,40 @@ function finish(state: ParseState): CliConfig {
     ...(state.guest !== undefined ? { guest: state.guest } : {}),
     noReboot: state.noReboot,
     ...(state.clock !== undefined ? { clock: state.clock } : {}),
+    disks: state.disks,
+    ...(state.net !== undefined ? { net: { ...state.net, mac: state.mac ?? DEFAULT_MAC } } : {}),
+    virtioConsole: state.virtioConsole || state.disks.length > 0 || state.net !== undefined,
   };
+}
+
+/** The NIC's MAC when `--mac` is not given (a locally administered QEMU-style address). */
+export const DEFAULT_MAC: readonly number[] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+
+/** Parse `FILE[,format=raw|qcow2|auto][,readonly]`; the first comma separates the file. */
+function parseDisk(name: string, text: string): DiskOption {
+  const [file, ...options] = text.split(',');
+  if (file === undefined || file === '') throw new CliUsageError(name, `'${text}' names no file`);
+  let format: DiskOption['format'] = 'auto';
+  let readOnly = false;
+  for (const option of options) {
+    if (option === 'readonly') readOnly = true;
+    else if (option === 'format=raw' || option === 'format=qcow2' || option === 'format=auto') format = option.slice(7) as DiskOption['format'];
+    else throw new CliUsageError(name, `unknown disk option '${option}' (known: format=raw|qcow2|auto, readonly)`);
+  }
+  return { file, format, readOnly };
+}
+
+function setNet(state: ParseState, name: string, mode: 'listen' | 'connect', socketPath: string): void {
+  if (state.net !== undefined) throw new CliUsageError(name, 'only one of --net-listen / --net-connect, once');
+  state.net = { mode, socketPath };
+}
+
+/** Parse a MAC address `XX:XX:XX:XX:XX:XX` (hex); a multicast address is refused. */
+function parseMac(name: string, text: string): number[] {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) throw new CliUsageError(name, `'${text}' is not a MAC address XX:XX:XX:XX:XX:XX`);
+  const bytes = text.split(':').map((part) => parseInt(part, 16));
+  if ((bytes[0]! & 1) !== 0) throw new CliUsageError(name, `'${text}' is a multicast address`);
+  return bytes;
 }
 
 const SIZE_SUFFIX_SHIFT: Readonly<Record<string, number>> = { K: 10, M: 20, G: 30 };

@@ -9,18 +9,20 @@
  *                            the debian/ folder
  *   vmlinuz-<ver>, config-<ver>, System.map-<ver>, initramfs.cpio.gz, busybox
  *   debs/                    the downloaded .deb files
- *   extract/<package>/       their dpkg-deb -x trees (lib/modules/<ver> for later issues)
+ *   extract/<package>/       their dpkg-deb -x trees (the initramfs takes its kernel
+ *                            modules from lib/modules/<ver>)
  *
  * The manifest is the only thing trusted: a lookup succeeds when it parses, every field
  * is valid, every listed file exists with the recorded SHA-256, and the initramfs was
- * built from the current recipe (init script and directory list); anything else is a
- * `{ skipped: reason }` naming what is missing or wrong.
+ * built from the current recipe (init script, directory and module lists); anything else
+ * is a `{ skipped: reason }` naming what is missing or wrong.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import { INITRAMFS_DIRECTORIES, initScript } from '../firmware/initramfs/debian-initramfs.js';
+import { DEBIAN_GUEST_MODULES } from '../firmware/initramfs/kernel-modules.js';
 
 /** Version of the manifest layout; a manifest of another version is ignored (refetch). */
 export const MANIFEST_FORMAT = 1;
@@ -103,11 +105,17 @@ export function sha256Hex(data: Uint8Array): string {
 }
 
 /**
- * Identity of the initramfs recipe: a SHA-256 over the init script and the directory
- * list. The busybox binary is covered by its own manifest entry.
+ * Identity of the initramfs recipe: a SHA-256 over the init script, the directory list
+ * and the list of wanted kernel modules (so adding a module rebuilds a cached initramfs).
+ * The busybox binary is covered by its own manifest entry, the module files by the kernel
+ * package version.
  */
 export function initramfsRecipe(): string {
-  return sha256Hex(new TextEncoder().encode(JSON.stringify({ script: initScript(), dirs: INITRAMFS_DIRECTORIES })));
+  return sha256Hex(new TextEncoder().encode(JSON.stringify({
+    script: initScript(),
+    dirs: INITRAMFS_DIRECTORIES,
+    modules: DEBIAN_GUEST_MODULES,
+  })));
 }
 
 /** Record a file of the cache folder (hashing it) for the manifest. */

@@ -6,7 +6,8 @@
  * Steps (each failure names the command and the tail of its stderr):
  *  1. Fast path: if `findDebianGuest()` finds a valid manifest whose files all match,
  *     print where they are and stop. If only the initramfs recipe changed (our init
- *     script), rebuild the initramfs from the cached busybox and stop.
+ *     script or module list), rebuild the initramfs from the cached busybox and kernel
+ *     modules and stop.
  *  2. Check for apt-get, apt-cache, dpkg and dpkg-deb; missing → exit 3 "skipped: ...".
  *  3. Privileges: root runs the privileged steps directly, a non-root user through
  *     `sudo -n` when that works; otherwise they are left out and the message explains
@@ -20,17 +21,29 @@
  *     does not try to drop to the _apt user, which could not write there), reusing a .deb
  *     already downloaded; `dpkg-deb -x` each into extract/<package>/.
  *  8. Copy vmlinuz, config and System.map of the kernel and bin/busybox out, build
- *     initramfs.cpio.gz, write manifest.json last (a run that fails midway leaves none).
+ *     initramfs.cpio.gz — busybox, our /init and the kernel modules of
+ *     DEBIAN_GUEST_MODULES with their dependencies (read from each module's .modinfo,
+ *     since the package has no modules.dep; built-in ones per modules.builtin are left
+ *     out) — and write manifest.json last (a run that fails midway leaves none).
  *
  * Exit status: 0 ready, 1 a step failed, 3 skipped (this host cannot fetch: no apt, or
  * no privileges for a needed step) — one line "skipped: <reason>" on stderr.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDebianInitramfsGz } from '../firmware/initramfs/debian-initramfs.js';
+import { buildDebianInitramfsGz, type InitramfsModule } from '../firmware/initramfs/debian-initramfs.js';
 import { gzipNode } from '../firmware/initramfs/gzip.js';
+import {
+  DEBIAN_GUEST_MODULES,
+  KernelModuleError,
+  moduleLoadOrder,
+  moduleNameOf,
+  parseModulesBuiltin,
+  readModuleInfo,
+  type ModuleInfo,
+} from '../firmware/initramfs/kernel-modules.js';
 import {
   debianCacheDir,
   describeFile,
@@ -285,11 +298,63 @@ function copyOut(from: string, cacheDir: string, name: string): string {
   return name;
 }
 
-/** Build initramfs.cpio.gz from the cached busybox; returns its name. */
-async function buildInitrd(cacheDir: string, log: Log): Promise<string> {
-  log(`guests:debian: building ${INITRD_NAME}`);
+/** Every *.ko file under `dir`, as paths relative to `root` with '/' separators, sorted. */
+function listModuleFiles(root: string, dir: string, into: string[] = []): string[] {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) listModuleFiles(root, path, into);
+    else if (entry.name.endsWith('.ko')) into.push(relative(root, path).split(sep).join('/'));
+  }
+  return into.sort();
+}
+
+/**
+ * The kernel modules for our initramfs from an unpacked module tree (lib/modules/<release>
+ * of the kernel package): `wanted` and their dependencies in load order, each with its
+ * archive path /lib/modules/<release>/<path in the tree> and contents. Modules listed in
+ * modules.builtin are compiled in and left out. Throws FetchFailed naming the module or
+ * file when a module is missing or is not a readable kernel module.
+ */
+export function collectGuestModules(
+  modulesDir: string,
+  release: string,
+  wanted: readonly string[] = DEBIAN_GUEST_MODULES,
+): InitramfsModule[] {
+  const kernelDir = join(modulesDir, 'kernel');
+  if (!existsSync(kernelDir)) throw new FetchFailed(`the module tree ${modulesDir} has no kernel/ folder`);
+  const builtinFile = join(modulesDir, 'modules.builtin');
+  const builtin = existsSync(builtinFile) ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8')) : new Set<string>();
+  const files = new Map<string, string>();
+  for (const path of listModuleFiles(modulesDir, kernelDir)) files.set(moduleNameOf(path), path);
+  const infos = new Map<string, ModuleInfo>();
+  const contents = new Map<string, Uint8Array>();
+  const info = (name: string): ModuleInfo | undefined => {
+    const path = files.get(name);
+    if (path === undefined) return undefined;
+    let known = infos.get(name);
+    if (known === undefined) {
+      const data = readFileSync(join(modulesDir, path));
+      known = readModuleInfo(data, join(modulesDir, path));
+      infos.set(name, known);
+      contents.set(name, data);
+    }
+    return known;
+  };
+  try {
+    const order = moduleLoadOrder(wanted, { isBuiltin: (name) => builtin.has(name), info });
+    return order.map((name) => ({ name, path: `/lib/modules/${release}/${files.get(name)!}`, data: contents.get(name)! }));
+  } catch (error) {
+    if (error instanceof KernelModuleError) throw new FetchFailed(`kernel modules in ${modulesDir}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Build initramfs.cpio.gz from the cached busybox and kernel modules; returns its name. */
+async function buildInitrd(cacheDir: string, modulesDir: string, release: string, log: Log): Promise<string> {
+  const modules = collectGuestModules(join(cacheDir, modulesDir), release);
+  log(`guests:debian: building ${INITRD_NAME} with ${modules.length} kernel modules (${modules.map((m) => m.name).join(' ') || 'all built in'})`);
   const busybox = readFileSync(join(cacheDir, BUSYBOX_NAME));
-  const gz = await buildDebianInitramfsGz({ busybox }, gzipNode);
+  const gz = await buildDebianInitramfsGz({ busybox, modules }, gzipNode);
   const temporary = join(cacheDir, `.${INITRD_NAME}.tmp`);
   writeFileSync(temporary, gz);
   renameSync(temporary, join(cacheDir, INITRD_NAME));
@@ -330,7 +395,7 @@ async function fetchDebianGuest(cacheDir: string, log: Log): Promise<DebianGuest
   const busybox = copyOut(join(extractDir, BUSYBOX_EXTRACT, 'bin', 'busybox'), cacheDir, BUSYBOX_NAME);
   const modulesDir = join('extract', KERNEL_EXTRACT, 'lib', 'modules', release);
   if (!existsSync(join(cacheDir, modulesDir))) throw new FetchFailed(`the kernel package has no ${modulesDir}`);
-  const initrd = await buildInitrd(cacheDir, log);
+  const initrd = await buildInitrd(cacheDir, modulesDir, release, log);
   pruneOld(cacheDir, new Set([kernel, config, systemMap]), debsDir,
     new Set([debFileName(picks.kernel), debFileName(picks.busybox)]));
   const manifest: DebianGuestManifest = {
@@ -379,7 +444,7 @@ export async function main(log: Log = (line) => console.log(line), warn: Log = (
     mkdirSync(cacheDir, { recursive: true });
     const stale = staleInitrdManifest(cacheDir);
     if (stale !== null) {
-      const initrd = await buildInitrd(cacheDir, log);
+      const initrd = await buildInitrd(cacheDir, stale.modulesDir, stale.kernelVersion, log);
       const manifest = { ...stale, initrd: describeFile(cacheDir, initrd), initramfsRecipe: initramfsRecipe() };
       writeManifest(cacheDir, manifest);
       reportReady(manifest, cacheDir, log);

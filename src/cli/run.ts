@@ -32,6 +32,8 @@ import { BootImageError, FirmwareConfigError } from '../firmware/boot-image.js';
 import { findDebianGuest, isDebianGuestFound } from './debian-guest.js';
 import { MachineConfigError, type ImageLoad, type PcConfig, type PcMachine, type StopReason } from '../machine/pc.js';
 import { Host } from '../vmm/host.js';
+import { StorageError } from '../storage/block-backend.js';
+import { VirtioHost } from './virtio-host.js';
 import { CliUsageError, DEFAULT_ROM, parseArgs, usage, type CliConfig, type ExitCodeStyle } from './args.js';
 
 /** The host services the CLI uses; `main.ts` passes the process's, tests pass fakes. */
@@ -141,6 +143,15 @@ async function runChecked(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`error: ${images}\n`);
     return EXIT_USAGE;
   }
+  let input: SerialInput | null = null;
+  let virtio: VirtioHost;
+  try {
+    virtio = new VirtioHost(config, (text) => io.stdout(new TextEncoder().encode(text)), (text) => io.stderr(`${text}\n`), () => input?.poke());
+  } catch (e) {
+    if (!(e instanceof StorageError)) throw e;
+    io.stderr(`error: ${oneLine(e.message)}\n`);
+    return EXIT_USAGE;
+  }
   const host = new Host({ maxFrames: hostFramesFor(config.memoryBytes) });
   const serial = new SerialSink(io.stdout);
   let vm: PcMachine;
@@ -155,19 +166,23 @@ async function runChecked(argv: string[], io: CliIo): Promise<number> {
       onTripleFault: config.noReboot ? 'stop' : 'reset',
       serialOut: (byte) => serial.push(byte),
       debugLog: config.echoE9 ? (line) => io.stderr(`[e9] ${line}\n`) : () => {},
+      pci: virtio.devices,
+      deviceLog: (line) => io.stderr(`[dev] ${line}\n`),
     });
   } catch (e) {
+    virtio.close();
     if (!(e instanceof MachineConfigError || e instanceof BootImageError || e instanceof FirmwareConfigError)) throw e;
     io.stderr(`error: ${oneLine(e.message)}\n`);
     return EXIT_USAGE;
   }
   if (config.debugIo) vm.io.onUnclaimed = (access) => io.stderr(`${describeUnclaimed(access)}\n`);
-  const input = new SerialInput(vm, io.stdin);
+  input = new SerialInput(vm, io.stdin);
   try {
     return await runSlices(vm, config, io, serial, input);
   } finally {
     serial.flush();
     input.detach();
+    virtio.close();
     host.destroyMachine('vm0');
   }
 }
@@ -355,6 +370,11 @@ class SerialInput {
       }
       this.wake = finish;
     });
+  }
+
+  /** Something other than stdin (a network frame) has work for the guest: end an idle wait. */
+  poke(): void {
+    this.wake?.();
   }
 
   private receive(chunk: string | Uint8Array): void {

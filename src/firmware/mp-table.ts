@@ -17,8 +17,10 @@
  *      I/O APIC: ID (default 1), version 0x11, enabled, at 0xFEC00000;
  *      I/O interrupts: ExtINT from the 8259 on pin 0; ISA IRQ 0 on pin 2 (the timer, as on
  *        common PCs); ISA IRQ n on pin n for n = 1, 3..15 (IRQ 2 is the cascade and has no
- *        entry); polarity and trigger "conforms to bus" (ISA: active high, edge); then the
- *        caller's extra entries (PCI INTx routing later);
+ *        entry); polarity and trigger "conforms to bus" (ISA: active high, edge); then, for
+ *        each distinct (device, INTx pin) of `pciFunctions`, a PCI entry (source IRQ per
+ *        §D.3) to I/O APIC pin 16 + ((device + pin - 1) mod 4), level triggered, active low
+ *        — the PIRQ wiring of src/bus/pci; then the caller's extra entries;
  *      local interrupts: ExtINT on LINT0 and NMI on LINT1 of every local APIC (ID 0xFF).
  *
  * Placement: the floating pointer at the start of the EBDA, 0x9FC00 by default, which is
@@ -89,6 +91,17 @@ export interface MpIoInterrupt {
   readonly ioApicPin: number;
 }
 
+/** A PCI function's INTx as the MP table needs it. */
+export interface MpPciFunction {
+  /** Device number on bus 0 (0-31). */
+  readonly device: number;
+  /** Interrupt Pin register value: 1 = INTA# .. 4 = INTD#; 0 = no INTx (no entry). */
+  readonly interruptPin: number;
+}
+
+/** I/O APIC input of PIRQA#; PIRQn is on MP_PCI_IOAPIC_BASE_PIN + n. */
+export const MP_PCI_IOAPIC_BASE_PIN = 16;
+
 /** What to describe. */
 export interface MpTableOptions {
   /** CPUID.01H:EAX (stepping 3:0, model 7:4, family 11:8). */
@@ -99,7 +112,12 @@ export interface MpTableOptions {
   readonly ioApicId?: number;
   /** Describe a PCI bus 0 (bus IDs: PCI 0, ISA 1). Default false (ISA bus 0 only). */
   readonly pciBus?: boolean;
-  /** Extra I/O interrupt entries after the ISA ones. */
+  /**
+   * The plugged PCI functions: when given (even empty), implies `pciBus` and adds one PCI
+   * I/O interrupt entry per distinct (device, pin) after the ISA entries.
+   */
+  readonly pciFunctions?: readonly MpPciFunction[];
+  /** Extra I/O interrupt entries after the ISA (and PCI) ones. */
   readonly extraInterrupts?: readonly MpIoInterrupt[];
   /** Address of the floating pointer; 16-byte aligned inside a region Linux scans. Default 0x9FC00. */
   readonly base?: number;
@@ -127,6 +145,27 @@ export function pciInterruptSource(device: number, pin: number): number {
   return (device << 2) | pin;
 }
 
+/**
+ * The I/O interrupt entries for `functions`' INTx pins: one per distinct (device, pin),
+ * ordered by device then pin, level triggered and active low, to I/O APIC pin
+ * 16 + ((device + pin - 1) mod 4).
+ */
+export function pciInterruptEntries(functions: readonly MpPciFunction[]): MpIoInterrupt[] {
+  const seen = new Set<number>();
+  functions.forEach((f, k) => {
+    if (!Number.isInteger(f.interruptPin) || f.interruptPin < 0 || f.interruptPin > 4) {
+      throw new FirmwareConfigError(`pciFunctions[${k}]`, `interruptPin must be 0 (none) or 1 (INTA#) to 4 (INTD#), got ${f.interruptPin}`);
+    }
+    if (f.interruptPin === 0) return;
+    seen.add(pciInterruptSource(f.device, f.interruptPin - 1));
+  });
+  return [...seen].sort((a, b) => a - b).map((source) => {
+    const device = source >> 2;
+    const pin = (source & 3) + 1;
+    return { kind: 'int', polarity: 'low', trigger: 'level', sourceBus: 'pci', sourceIrq: source, ioApicPin: MP_PCI_IOAPIC_BASE_PIN + ((device + pin - 1) % 4) };
+  });
+}
+
 /** Bytes summing to zero mod 256 with `bytes` (the checksum byte's value). */
 function checksumByte(bytes: Uint8Array): number {
   let sum = 0;
@@ -147,6 +186,11 @@ function interruptFlags(polarity: keyof typeof MP_POLARITY = 'bus', trigger: key
   return MP_POLARITY[polarity] | (MP_TRIGGER[trigger] << 2);
 }
 
+/** True when the table describes PCI bus 0. */
+function hasPciBus(o: MpTableOptions): boolean {
+  return o.pciBus === true || o.pciFunctions !== undefined;
+}
+
 /** Checks every option; returns the I/O APIC ID and the base. */
 function checkOptions(o: MpTableOptions): { ioApicId: number; base: number } {
   const ioApicId = o.ioApicId ?? MP_DEFAULT_IOAPIC_ID;
@@ -163,7 +207,7 @@ function checkOptions(o: MpTableOptions): { ioApicId: number; base: number } {
     if (!(e.kind in MP_INT_TYPES)) throw new FirmwareConfigError(what, `unknown interrupt kind '${e.kind}'`);
     if (e.polarity !== undefined && !(e.polarity in MP_POLARITY)) throw new FirmwareConfigError(what, `unknown polarity '${e.polarity}'`);
     if (e.trigger !== undefined && !(e.trigger in MP_TRIGGER)) throw new FirmwareConfigError(what, `unknown trigger '${e.trigger}'`);
-    if (e.sourceBus === 'pci' && !o.pciBus) throw new FirmwareConfigError(what, 'source bus PCI needs pciBus: true');
+    if (e.sourceBus === 'pci' && !hasPciBus(o)) throw new FirmwareConfigError(what, 'source bus PCI needs pciBus: true');
     if (e.sourceBus !== 'pci' && e.sourceBus !== 'isa') throw new FirmwareConfigError(what, `unknown source bus '${String(e.sourceBus)}'`);
     if (!Number.isInteger(e.sourceIrq) || e.sourceIrq < 0 || e.sourceIrq > 0xff) throw new FirmwareConfigError(what, `sourceIrq must be 0-255, got ${e.sourceIrq}`);
     if (!Number.isInteger(e.ioApicPin) || e.ioApicPin < 0 || e.ioApicPin > 23) throw new FirmwareConfigError(what, `ioApicPin must be 0-23, got ${e.ioApicPin}`);
@@ -185,7 +229,8 @@ function buildEntries(o: MpTableOptions, ioApicId: number): { bytes: Uint8Array;
   chunks.push(processor);
 
   const pciBusId = 0;
-  const isaBusId = o.pciBus ? 1 : 0;
+  const pci = hasPciBus(o);
+  const isaBusId = pci ? 1 : 0;
   const bus = (id: number, type: string): Uint8Array => {
     const e = new Uint8Array(SHORT_ENTRY_BYTES);
     e[0] = MP_ENTRY_BUS;
@@ -193,7 +238,7 @@ function buildEntries(o: MpTableOptions, ioApicId: number): { bytes: Uint8Array;
     putPaddedAscii(e, 2, type, 6, 'bus type');
     return e;
   };
-  if (o.pciBus) chunks.push(bus(pciBusId, 'PCI'));
+  if (pci) chunks.push(bus(pciBusId, 'PCI'));
   chunks.push(bus(isaBusId, 'ISA'));
 
   const ioapic = new Uint8Array(SHORT_ENTRY_BYTES);
@@ -221,7 +266,7 @@ function buildEntries(o: MpTableOptions, ioApicId: number): { bytes: Uint8Array;
     if (irq === ISA_CASCADE_IRQ) continue;
     chunks.push(interrupt(MP_ENTRY_IO_INTERRUPT, MP_INT_TYPES.int, conforms, isaBusId, irq, ioApicId, irq === 0 ? MP_TIMER_PIN : irq));
   }
-  for (const e of o.extraInterrupts ?? []) {
+  for (const e of [...pciInterruptEntries(o.pciFunctions ?? []), ...(o.extraInterrupts ?? [])]) {
     const busId = e.sourceBus === 'pci' ? pciBusId : isaBusId;
     chunks.push(interrupt(MP_ENTRY_IO_INTERRUPT, MP_INT_TYPES[e.kind], interruptFlags(e.polarity, e.trigger), busId, e.sourceIrq, ioApicId, e.ioApicPin));
   }

@@ -4,11 +4,13 @@
  * e820 map, the MP tables and the ACPI tables of this board.
  *
  * Platform tables: both. ACPI (RSDP at E0000h, RSDT/XSDT, FADT with the PM block at 600h
- * and SCI on IRQ 9, DSDT with \_S5 and the legacy devices, MADT) is what a modern kernel
+ * and SCI on IRQ 9, DSDT with \_S5, the legacy devices and the PCI root bridge with its
+ * interrupt routing table, MADT) is what a modern kernel
  * reads: Linux 6.1 built with CONFIG_ACPI prints "ACPI BIOS Error" without an RSDP, and
  * ACPI is how it powers off and finds the PS/2, RTC and serial devices. The MP table
  * (MultiProcessor Spec 1.4, in the EBDA) describes the same CPU, I/O APIC and ISA
- * interrupt routing for kernels built without ACPI and for Multiboot kernels that parse it. The board then copies the
+ * and ISA interrupt routing, plus the PCI bus and its INTx wiring, for kernels built
+ * without ACPI and for Multiboot kernels that parse it. The board then copies the
  * writes into RAM and starts the CPU in the loader's flat 32-bit entry state.
  *
  * Formats, checked in this order:
@@ -19,7 +21,7 @@
 import { CPUID_FEATURES_EDX, CPUID_SIGNATURE, CpuidEdx } from '../cpu/cpuid.js';
 import { BootImageError, type BootImage } from '../firmware/boot-image.js';
 import { buildLinuxBoot } from '../firmware/linux-boot.js';
-import type { MpTableOptions } from '../firmware/mp-table.js';
+import type { MpPciFunction, MpTableOptions } from '../firmware/mp-table.js';
 import { buildMultibootBoot, MULTIBOOT_HEADER_MAGIC, MULTIBOOT_SEARCH_BYTES } from '../firmware/multiboot.js';
 import { buildAcpiTables } from '../firmware/acpi/build.js';
 import { ACPI_PM_BASE, ACPI_SCI_IRQ, IOAPIC_ID } from './platform.js';
@@ -47,16 +49,19 @@ export function kernelFormat(data: Uint8Array): 'linux' | 'multiboot' | null {
   return null;
 }
 
-/** The MP-table description of this board's processor and I/O APIC. */
-function mpTableOptions(): MpTableOptions {
-  return { cpuSignature: CPUID_SIGNATURE, cpuFeatures: CPUID_FEATURES_EDX | CpuidEdx.APIC, ioApicId: IOAPIC_ID };
+/** The MP-table description of this board's processor, I/O APIC and PCI interrupts. */
+function mpTableOptions(pciFunctions: readonly MpPciFunction[]): MpTableOptions {
+  return { cpuSignature: CPUID_SIGNATURE, cpuFeatures: CPUID_FEATURES_EDX | CpuidEdx.APIC, ioApicId: IOAPIC_ID, pciFunctions };
 }
 
-/** Lay out `kernel` for a machine with `ramBytes` of RAM; throws BootImageError for a bad image. */
-export function buildDirectBoot(kernel: DirectBootConfig, ramBytes: number): BootImage {
+/**
+ * Lay out `kernel` for a machine with `ramBytes` of RAM whose PCI bus holds `pciFunctions`
+ * (slot and INTx pin of each plugged device); throws BootImageError for a bad image.
+ */
+export function buildDirectBoot(kernel: DirectBootConfig, ramBytes: number, pciFunctions: readonly MpPciFunction[] = []): BootImage {
   const format = kernelFormat(kernel.data);
-  const acpi = buildAcpiTables({ memoryBytes: ramBytes, cpuCount: 1, ioApicId: IOAPIC_ID, pmBase: ACPI_PM_BASE, sciIrq: ACPI_SCI_IRQ });
-  const tables = { mpTable: mpTableOptions(), extraWrites: acpi.writes, reserved: acpi.reservedRegions };
+  const acpi = buildAcpiTables({ memoryBytes: ramBytes, cpuCount: 1, ioApicId: IOAPIC_ID, pmBase: ACPI_PM_BASE, sciIrq: ACPI_SCI_IRQ, pci: true });
+  const tables = { mpTable: mpTableOptions(pciFunctions), extraWrites: acpi.writes, reserved: acpi.reservedRegions };
   if (format === 'linux') {
     return buildLinuxBoot({ ramBytes, kernel, initrd: kernel.initrd, cmdline: kernel.cmdline, acpiRsdpAddress: acpi.rsdpAddress, ...tables });
   }

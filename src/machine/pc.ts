@@ -3,7 +3,9 @@
  * host's frame pool, the I/O and MMIO buses, the CPU, the VM clock, the platform's
  * interrupt controllers and timers (platform.ts: 8259A pair, 8254 PIT, RTC/CMOS, i8042,
  * ports 61h/80h/92h, local APIC, I/O APIC), COM1 16550A UART at 0x3F8 on IRQ 4, the
- * isa-debug-exit port at 0xF4 and the Bochs/QEMU debug console at 0xE9.
+ * isa-debug-exit port at 0xF4 and the Bochs/QEMU debug console at 0xE9, and the PCI bus
+ * with the virtio devices of the config (pci-board.ts: host bridge, PIIX3 ISA bridge, virtio
+ * console / NICs / disks; its MMIO window is E0000000h-FEBFFFFFh, so RAM ends below it).
  *
  * Two ways to start: firmware (a ROM image that ends at 1 MiB, mirrored below 4 GiB,
  * entered from the reset vector F000:FFF0 as on a real PC), or a kernel booted directly
@@ -32,6 +34,7 @@ import type { FramePool } from '../memory/frame-pool.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { buildDirectBoot, type DirectBootConfig } from './direct-boot.js';
 import { EventQueue, InputKind } from './event-queue.js';
+import { PciBoard, PCI_MMIO_BASE, PCI_MMIO_LIMIT, type PciDevicesConfig } from './pci-board.js';
 import { PcPlatform } from './platform.js';
 import { DEFAULT_NS_PER_TICK, VmClock, type ClockMode } from './vm-clock.js';
 
@@ -93,6 +96,10 @@ export interface PcConfig {
    * CPU and devices to their power-on state, RAM kept, counted in `resets`).
    */
   readonly onTripleFault?: 'stop' | 'reset';
+  /** Virtio devices on the PCI bus (the bus and its two bridges are always there). */
+  readonly pci?: PciDevicesConfig;
+  /** Guest mistakes the devices report (bad virtqueues, ignored register writes). */
+  readonly deviceLog?: (message: string) => void;
 }
 
 /** A configuration or image the board cannot use. */
@@ -127,12 +134,16 @@ export class PcMachine {
   readonly platform: PcPlatform;
   readonly uart: Uart16550;
   readonly com1Irq: IrqLine;
+  readonly pci: PciBoard;
   readonly input = new EventQueue();
   private exitValue: number | null = null;
   /** A reset or power-off the guest asked for, acted on between CPU runs. */
   private pendingChipsetAction: 'reset' | 'power-off' | null = null;
 
   constructor(pool: FramePool, readonly config: PcConfig) {
+    if (config.memoryBytes > PCI_MMIO_BASE) {
+      throw new MachineConfigError(`${config.memoryBytes} bytes of RAM reach into the PCI window at 0x${PCI_MMIO_BASE.toString(16)} (at most ${PCI_MMIO_BASE} bytes)`);
+    }
     this.memory = new GuestMemory(pool, config.memoryBytes);
     try {
       const nsPerTick = config.clock?.nsPerInstruction ?? DEFAULT_NS_PER_TICK;
@@ -154,6 +165,11 @@ export class PcMachine {
       this.io.register(this.uart, COM1_PORT, 8);
       this.io.register(new DebugExit({ onExit: (v) => this.requestExit(v) }), DEBUG_EXIT_PORT, 1);
       this.io.register(new DebugConsole({ log: config.debugLog ?? (() => {}) }), DEBUG_CONSOLE_PORT, 1);
+      this.pci = new PciBoard({
+        io: this.io, mmio: this.mmio, memory: this.memory, platform: this.platform, devices: config.pci ?? {},
+        onReset: () => this.requestChipsetAction('reset'),
+        log: config.deviceLog,
+      });
       this.mapMmioWindows();
       this.loadImages(config);
       this.start();
@@ -178,11 +194,13 @@ export class PcMachine {
   }
 
   /**
-   * Route the chipset's interrupt-controller window (FEC00000h-FEFFFFFFh: the I/O APIC,
-   * the local APIC and the room the local APIC may be moved to) to the MMIO bus, where the
-   * devices decode their own registers; unclaimed addresses there read all ones.
+   * Route the PCI window (E0000000h-FEBFFFFFh, where memory BARs are placed) and the
+   * chipset's interrupt-controller window (FEC00000h-FEFFFFFFh: the I/O APIC, the local APIC
+   * and the room the local APIC may be moved to) to the MMIO bus, where the devices decode
+   * their own registers; unclaimed addresses there read all ones.
    */
   private mapMmioWindows(): void {
+    this.memory.mapMmio(PCI_MMIO_BASE, PCI_MMIO_LIMIT + 1 - PCI_MMIO_BASE, this.mmio, 'pci window');
     this.memory.mapMmio(APIC_WINDOW_BASE, APIC_WINDOW_BYTES, this.mmio, 'apic window');
   }
 
@@ -202,9 +220,10 @@ export class PcMachine {
   private start(): void {
     const config = this.config;
     if (config.kernel) {
-      const image = buildDirectBoot(config.kernel, config.memoryBytes);
+      const image = buildDirectBoot(config.kernel, config.memoryBytes, this.pci.firmwareFunctions());
       for (const w of image.writes) this.memory.writeBytes(w.address, w.data);
       this.platform.firmwareSetup();
+      this.pci.firmwareSetup();
       this.cpu.enterFlat32(flat32EntryOf(image));
     } else if (config.entry) {
       this.cpu.loadSegmentReal(1, config.entry.cs);
@@ -330,6 +349,7 @@ export class PcMachine {
     this.cpu.reset();
     this.platform.reset();
     this.uart.reset();
+    this.pci.reset();
     this.start();
   }
 

@@ -52,7 +52,7 @@ const EXPLAINED_DMESG: ReadonlyArray<readonly [RegExp, string]> = [
   [/Performance Events: Broken PMU hardware detected, using software events only/, 'no P6 performance counters are modelled: their MSRs raise #GP, which is how Linux detects that'],
   [/Failed to access perfctr msr \(MSR 186 is ffffffffffffffff\)/, 'same probe as above (PerfEvtSel0, MSR 186h)'],
   [/mce: Unable to init MCE device \(rc: -5\)/, 'CPUID does not advertise MCE/MCA (QEMU prints the same line)'],
-  [/PCI: Fatal: No config space access function found/, 'no PCI host bridge yet: configuration mechanism #1 at CF8h comes with the PCI/virtio issue'],
+  [/acpi PNP0A03:00: fail to add MMCONFIG information, can't access extended PCI configuration space under this bridge/, 'the i440FX/PIIX3 board is conventional PCI: configuration space through CF8h/CFCh only, no PCIe MMCONFIG (QEMU\'s pc machine prints the same)'],
   [/PCI: Using host bridge windows from ACPI; if necessary, use "pci=nocrs" and report a bug/, 'informational, printed on every ACPI machine (QEMU too)'],
 ];
 

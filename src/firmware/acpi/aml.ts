@@ -391,3 +391,118 @@ export function endTagDescriptor(): Uint8Array {
 export function resourceTemplate(...descriptors: readonly Uint8Array[]): Uint8Array {
   return buffer(concatBytes(...descriptors, endTagDescriptor()));
 }
+
+// ---- address space descriptors (§6.4.3.5, large resource data types) ----
+
+/** Word Address Space descriptor tag (large item 0x08). */
+export const RES_WORD_ADDRESS_TAG = 0x88;
+/** DWord Address Space descriptor tag (large item 0x07). */
+export const RES_DWORD_ADDRESS_TAG = 0x87;
+/** Length field of a Word Address Space descriptor without a resource source (bytes after the 3-byte header). */
+export const RES_WORD_ADDRESS_LENGTH = 13;
+/** Length field of a DWord Address Space descriptor without a resource source. */
+export const RES_DWORD_ADDRESS_LENGTH = 23;
+/** Resource Type byte values (§6.4.3.5.1-3, byte 3). */
+export const RES_ADDRESS_TYPE = { memory: 0, io: 1, bus: 2 } as const;
+/** General flags bit 0: this device consumes the resource (0 = produces it, as a bridge window). */
+export const RES_ADDRESS_CONSUMER = 0x01;
+/** General flags bit 1: subtractive decode (_DEC). */
+export const RES_ADDRESS_SUBTRACTIVE = 0x02;
+/** General flags bit 2: the minimum address is fixed (_MIF). */
+export const RES_ADDRESS_MIN_FIXED = 0x04;
+/** General flags bit 3: the maximum address is fixed (_MAF). */
+export const RES_ADDRESS_MAX_FIXED = 0x08;
+/** I/O type-specific flags, bits 1:0 (_RNG): the window covers ISA and non-ISA ranges. */
+export const RES_IO_RANGE_ENTIRE = 0x03;
+/** Memory type-specific flags bit 0 (_RW): read-write. */
+export const RES_MEMORY_READ_WRITE = 0x01;
+/** Memory type-specific flags bits 2:1 (_MEM) values. */
+export const RES_MEMORY_CACHEABILITY = { nonCacheable: 0, cacheable: 1, writeCombining: 2, prefetchable: 3 } as const;
+
+/** One address range of an address space descriptor (the ASL WordIO/DWordMemory/... macros). */
+export interface AddressSpaceResource {
+  readonly type: keyof typeof RES_ADDRESS_TYPE;
+  /** _MIN and _MAX, inclusive. */
+  readonly min: number;
+  readonly max: number;
+  /** _LEN. Default max - min + 1. */
+  readonly length?: number;
+  /** _GRA. Default 0. */
+  readonly granularity?: number;
+  /** _TRA. Default 0. */
+  readonly translation?: number;
+  /** The device consumes the range (true) or produces it for its children (false, the default). */
+  readonly consumer?: boolean;
+  /** Subtractive decode. Default false. */
+  readonly subtractive?: boolean;
+  /** _MIF and _MAF. Default true (a fixed window). */
+  readonly minFixed?: boolean;
+  readonly maxFixed?: boolean;
+  /**
+   * Type-specific flags (byte 5). Default: memory = read-write, non-cacheable; I/O =
+   * entire range; bus = 0. See `memoryTypeFlags`.
+   */
+  readonly typeFlags?: number;
+}
+
+/** Memory type-specific flags: _RW bit 0, _MEM bits 2:1. */
+export function memoryTypeFlags(cacheability: keyof typeof RES_MEMORY_CACHEABILITY, readWrite = true): number {
+  return (RES_MEMORY_CACHEABILITY[cacheability] << 1) | (readWrite ? RES_MEMORY_READ_WRITE : 0);
+}
+
+/** General and type-specific flag bytes of `r`. */
+function addressFlags(r: AddressSpaceResource): [number, number] {
+  const general =
+    (r.consumer ? RES_ADDRESS_CONSUMER : 0) |
+    (r.subtractive ? RES_ADDRESS_SUBTRACTIVE : 0) |
+    (r.minFixed === false ? 0 : RES_ADDRESS_MIN_FIXED) |
+    (r.maxFixed === false ? 0 : RES_ADDRESS_MAX_FIXED);
+  const defaultType = r.type === 'memory' ? memoryTypeFlags('nonCacheable') : r.type === 'io' ? RES_IO_RANGE_ENTIRE : 0;
+  const typeFlags = r.typeFlags ?? defaultType;
+  checkRange('address space type-specific flags', typeFlags, 0xff);
+  return [general, typeFlags];
+}
+
+/** The five numeric fields in descriptor order: _GRA, _MIN, _MAX, _TRA, _LEN, each checked to fit `max`. */
+function addressFields(r: AddressSpaceResource, max: number): number[] {
+  if (!(r.type in RES_ADDRESS_TYPE)) throw new AmlEncodeError(`unknown address space type '${String(r.type)}'`);
+  const fields = [r.granularity ?? 0, r.min, r.max, r.translation ?? 0, r.length ?? r.max - r.min + 1];
+  const names = ['granularity', 'minimum', 'maximum', 'translation offset', 'length'];
+  fields.forEach((v, k) => checkRange(`address space ${names[k]}`, v, max));
+  if (r.max < r.min) throw new AmlEncodeError(`address space maximum ${r.max} is below minimum ${r.min}`);
+  return fields;
+}
+
+/** A large descriptor: tag, 16-bit length, type, flags, then `fields` as `width`-byte little-endian values. */
+function addressDescriptor(tag: number, lengthField: number, r: AddressSpaceResource, fields: number[], width: number): Uint8Array {
+  const [general, typeFlags] = addressFlags(r);
+  const out = new Uint8Array(3 + lengthField);
+  out[0] = tag;
+  out[1] = lengthField & 0xff;
+  out[2] = lengthField >> 8;
+  out[3] = RES_ADDRESS_TYPE[r.type];
+  out[4] = general;
+  out[5] = typeFlags;
+  fields.forEach((v, k) => {
+    for (let b = 0; b < width; b++) out[6 + k * width + b] = Math.floor(v / 2 ** (8 * b)) & 0xff;
+  });
+  return out;
+}
+
+/**
+ * Word Address Space descriptor (§6.4.3.5.3, 16 bytes): tag 0x88, length 13, resource type,
+ * general flags, type-specific flags, then _GRA, _MIN, _MAX, _TRA, _LEN as 16-bit words.
+ * ASL's WordIO and WordBusNumber.
+ */
+export function wordAddressDescriptor(r: AddressSpaceResource): Uint8Array {
+  return addressDescriptor(RES_WORD_ADDRESS_TAG, RES_WORD_ADDRESS_LENGTH, r, addressFields(r, 0xffff), 2);
+}
+
+/**
+ * DWord Address Space descriptor (§6.4.3.5.2, 26 bytes): tag 0x87, length 23, resource type,
+ * general flags, type-specific flags, then _GRA, _MIN, _MAX, _TRA, _LEN as 32-bit dwords.
+ * ASL's DWordMemory and DWordIO.
+ */
+export function dwordAddressDescriptor(r: AddressSpaceResource): Uint8Array {
+  return addressDescriptor(RES_DWORD_ADDRESS_TAG, RES_DWORD_ADDRESS_LENGTH, r, addressFields(r, 0xffff_ffff), 4);
+}

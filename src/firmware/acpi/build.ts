@@ -31,7 +31,8 @@
  *    processor UID n, APIC ID n); the I/O APIC (ID 0, 0xFEC00000, GSI base 0); overrides
  *    ISA IRQ 0 → GSI 2 (flags 0: conforms to ISA, edge / active high) and ISA IRQ 9 (the
  *    SCI) → GSI 9 level / active high; local APIC NMI on LINT1 for all processors.
- *  - DSDT: \_S5_ = {5, 5, 0, 0} and the \_SB_ devices of dsdt.ts `pcDevices`.
+ *  - DSDT: \_S5_ = {5, 5, 0, 0} and the \_SB_ devices of dsdt.ts `pcDevices` (plus the PCI
+ *    root bridge \_SB_.PCI0 with `pci: true`).
  */
 import { FirmwareConfigError, hex, type MemoryWrite, type ReservedRegion } from '../boot-image.js';
 import { type AcpiDeviceSpec, ACPI_S5_SLEEP_TYPE, buildDsdtBody, pcDevices } from './dsdt.js';
@@ -119,8 +120,10 @@ export interface AcpiBuildOptions {
   readonly rsdpAddress?: number;
   /** Start of the other tables (64-byte aligned, in RAM). Default: 0x40 after the RSDP. */
   readonly tablesAddress?: number;
-  /** \_SB_ devices. Default dsdt.ts `pcDevices(cpuCount)`. */
+  /** \_SB_ devices. Default dsdt.ts `pcDevices(cpuCount, { pci })`. */
   readonly devices?: readonly AcpiDeviceSpec[];
+  /** Describe the PCI root bridge \_SB_.PCI0 (with the default devices). Default false. */
+  readonly pci?: boolean;
   /** SLP_TYP for S5. Default 5 (the acpi-pm device's default). */
   readonly s5SleepType?: number;
   /** Header identification. Default ACPI_DEFAULT_OEM_IDS. */
@@ -226,7 +229,7 @@ export function buildAcpiTables(options: AcpiBuildOptions): AcpiTables {
   const tablesStart = options.tablesAddress ?? alignTo(rsdpAddress + RSDP_BYTES, FACS_ALIGNMENT);
 
   const dsdtBody = buildDsdtBody({
-    devices: options.devices ?? pcDevices(options.cpuCount),
+    devices: options.devices ?? pcDevices(options.cpuCount, { pci: options.pci ?? false }),
     s5SleepType: options.s5SleepType ?? ACPI_S5_SLEEP_TYPE,
   });
   const dsdt = encodeDsdt(dsdtBody, ids);

@@ -22,15 +22,26 @@
  * COM1 (PNP0501: ports 0x3F8-0x3FF, IRQ 4). ISA interrupts use the IRQNoFlags form (edge,
  * active high, exclusive), as ISA devices are.
  *
- * Adding PCI later: a host bridge is one more `AcpiDeviceSpec` (name "PCI0", hid
- * "PNP0A03", extra = [name('_ADR', ...), name('_BBN', ...), name('_PRT', packageOp(...))]),
- * and the ISA devices can then move into it by passing them as nested `device()` terms in
- * its `extra` (an LPC bridge device) or keep living directly under \_SB_, which Linux
- * enumerates just the same.
+ * With `pci: true`, `pcDevices()` adds the PCI root bridge \_SB_.PCI0 (`pciHostBridgeDevice`,
+ * §6.1.1 _ADR, §6.5.5 _BBN, §6.2.13 _PRT; PCI Firmware Specification 3.0 §4.1.1 for PNP0A03):
+ *   _HID PNP0A03, _UID 0, _ADR 0, _BBN 0;
+ *   _CRS  the windows the bridge produces: bus numbers 0-0xFF, I/O 0x0000-0x0CF7 and
+ *         0x0D00-0xFFFF (everything except the configuration ports, which it consumes as an
+ *         IO descriptor 0xCF8 length 8), memory 0xA0000-0xBFFFF (legacy VGA) and the PCI
+ *         MMIO window PCI_MMIO_BASE-PCI_MMIO_LIMIT;
+ *   _PRT  for every device 1-31 and pin 0-3 (INTA-INTD): Package {0xDDDDFFFF, pin, 0, GSI}
+ *         with GSI = 16 + ((device + pin) mod 4): the static form (source 0) that names an
+ *         I/O APIC input directly. ACPI treats such inputs as level triggered, active low,
+ *         which is how the PCI bus drives them (see src/bus/pci/pirq-router.ts).
+ * The ISA devices keep living directly under \_SB_, which Linux enumerates just the same.
  */
+import { PCI_MMIO_BASE, PCI_MMIO_LIMIT } from '../../bus/pci/pci-bus.js';
 import {
   concatBytes,
   device,
+  dwordAddressDescriptor,
+  memoryTypeFlags,
+  wordAddressDescriptor,
   eisaId,
   integer,
   ioPortDescriptor,
@@ -140,7 +151,64 @@ export function processorDevices(cpuCount: number): AcpiDeviceSpec[] {
   return cpus;
 }
 
-/** Our board's \_SB_ devices: the processors, then the ISA devices. */
-export function pcDevices(cpuCount: number): AcpiDeviceSpec[] {
-  return [...processorDevices(cpuCount), ...PC_ISA_DEVICES];
+/** The PCI root bridge's windows (defaults: the bus's PCI_MMIO_BASE and PCI_MMIO_LIMIT). */
+export interface PciHostBridgeAcpiOptions {
+  readonly mmioBase?: number;
+  readonly mmioLimit?: number;
+}
+
+/** First and last PCI device numbers the _PRT describes. */
+export const ACPI_PRT_FIRST_DEVICE = 1;
+export const ACPI_PRT_LAST_DEVICE = 31;
+/** I/O APIC input of PIRQA (PIRQn is on 16 + n). */
+export const ACPI_PCI_GSI_BASE = 16;
+
+/** The _PRT entry list: every device 1-31, pins INTA-INTD (0-3), static GSI form. */
+export function pciRoutingTable(): Uint8Array {
+  const entries: Uint8Array[] = [];
+  for (let dev = ACPI_PRT_FIRST_DEVICE; dev <= ACPI_PRT_LAST_DEVICE; dev++) {
+    for (let pin = 0; pin < 4; pin++) {
+      const address = dev * 0x1_0000 + 0xffff;
+      entries.push(packageOp([integer(address), integer(pin), integer(0), integer(ACPI_PCI_GSI_BASE + ((dev + pin) % 4))]));
+    }
+  }
+  return packageOp(entries);
+}
+
+/** The resources \_SB_.PCI0 produces and consumes (see the module header). */
+export function pciHostBridgeResources(options: PciHostBridgeAcpiOptions = {}): Uint8Array[] {
+  const mmioBase = options.mmioBase ?? PCI_MMIO_BASE;
+  const mmioLimit = options.mmioLimit ?? PCI_MMIO_LIMIT;
+  return [
+    wordAddressDescriptor({ type: 'bus', min: 0x00, max: 0xff }),
+    ioPortDescriptor({ min: 0xcf8, max: 0xcf8, alignment: 1, length: 8 }),
+    wordAddressDescriptor({ type: 'io', min: 0x0000, max: 0x0cf7 }),
+    wordAddressDescriptor({ type: 'io', min: 0x0d00, max: 0xffff }),
+    dwordAddressDescriptor({ type: 'memory', min: 0x000a_0000, max: 0x000b_ffff, typeFlags: memoryTypeFlags('cacheable') }),
+    dwordAddressDescriptor({ type: 'memory', min: mmioBase, max: mmioLimit, typeFlags: memoryTypeFlags('nonCacheable') }),
+  ];
+}
+
+/** \_SB_.PCI0: the PCI root bridge (see the module header). */
+export function pciHostBridgeDevice(options: PciHostBridgeAcpiOptions = {}): AcpiDeviceSpec {
+  return {
+    name: 'PCI0',
+    hid: 'PNP0A03',
+    uid: 0,
+    resources: pciHostBridgeResources(options),
+    extra: [name('_ADR', integer(0)), name('_BBN', integer(0)), name('_PRT', pciRoutingTable())],
+  };
+}
+
+/** What `pcDevices` adds beyond the processors and ISA devices. */
+export interface PcDevicesOptions {
+  /** Add the PCI root bridge \_SB_.PCI0. Default false. */
+  readonly pci?: boolean | PciHostBridgeAcpiOptions;
+}
+
+/** Our board's \_SB_ devices: the processors, the ISA devices, then PCI0 when asked for. */
+export function pcDevices(cpuCount: number, options: PcDevicesOptions = {}): AcpiDeviceSpec[] {
+  const devices = [...processorDevices(cpuCount), ...PC_ISA_DEVICES];
+  if (options.pci) devices.push(pciHostBridgeDevice(options.pci === true ? {} : options.pci));
+  return devices;
 }

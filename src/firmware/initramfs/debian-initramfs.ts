@@ -14,7 +14,11 @@
  *                  /init runs, so it must exist in the archive (devtmpfs comes later)
  *   /dev/ttyS0     char 4,64 — the first 8250 UART
  *   /etc/hostname  the host name
- * plus any `extraFiles` (e.g. kernel modules), whose missing parent directories are added.
+ *   /etc/tshv-modules  MODULE_LIST_PATH: the kernel modules /init loads, one "name path"
+ *                  line each in load order (empty when the caller gives none)
+ *   /lib/modules/<release>/...  the module files themselves (`modules`), e.g. Debian's
+ *                  virtio and ext4 modules chosen by kernel-modules.ts
+ * plus any `extraFiles`; missing parent directories are added.
  * There is no /etc/passwd: the shell runs as root directly, no login.
  */
 import { type CpioEntry, writeCpio, withParentDirectories } from './cpio.js';
@@ -32,6 +36,15 @@ export const SHELL_PROMPT = '~ # ';
 /** The line /init prints after the shell exited, just before `poweroff -f`. */
 export const SHELL_EXIT_MARKER = '== tshv shell exited, powering off ==';
 
+/**
+ * Start of the summary line /init prints after loading the modules:
+ * "== tshv modules: <n> loaded, <m> failed ==" (always printed, also for an empty list).
+ */
+export const MODULES_MARKER = '== tshv modules:';
+
+/** Where the archive lists the modules /init loads ("<name> <absolute path>" per line). */
+export const MODULE_LIST_PATH = '/etc/tshv-modules';
+
 /** Host name set by /init (and written to /etc/hostname) unless the caller gives one. */
 export const DEFAULT_HOSTNAME = 'tshv';
 
@@ -41,12 +54,15 @@ export const DEFAULT_HOSTNAME = 'tshv';
  *     DEVTMPFS_MOUNT, which would not apply to an initramfs anyway);
  *  2. installs busybox's applet symlinks into /bin, /sbin, /usr/bin, /usr/sbin;
  *  3. sets the host name, HOME=/root, PATH, TERM and PS1 (see SHELL_PROMPT);
- *  4. prints READY_MARKER;
- *  5. runs `setsid cttyhack sh`: setsid makes a new session and cttyhack reopens the real
+ *  4. loads the modules listed in MODULE_LIST_PATH with busybox `insmod`, in order,
+ *     printing "tshv: insmod <name>: ok" or "tshv: insmod <name>: FAILED: <message>" for
+ *     each (a failure does not stop the boot), then the MODULES_MARKER summary line;
+ *  5. prints READY_MARKER;
+ *  6. runs `setsid cttyhack sh`: setsid makes a new session and cttyhack reopens the real
  *     console device (/dev/ttyS0 with console=ttyS0) as the controlling terminal, so the
  *     shell has job control (a plain `sh` on /dev/console cannot: /dev/console is never
  *     a controlling tty, and ash prints "can't access tty; job control turned off");
- *  6. when that shell exits, prints SHELL_EXIT_MARKER and powers off (PID 1 must never
+ *  7. when that shell exits, prints SHELL_EXIT_MARKER and powers off (PID 1 must never
  *     exit: the kernel would panic).
  * Kept as a template string (not an init.sh file) because tsc copies only .ts output to
  * dist/, and the builder must find the script in a compiled build too.
@@ -64,6 +80,21 @@ export HOME=/root
 export TERM=vt100
 export PS1='${SHELL_PROMPT}'
 hostname ${hostname}
+loaded=0
+failed=0
+if [ -f ${MODULE_LIST_PATH} ]; then
+  while read -r name path; do
+    [ -n "$name" ] || continue
+    if result=$(insmod "$path" 2>&1); then
+      echo "tshv: insmod $name: ok"
+      loaded=$((loaded + 1))
+    else
+      echo "tshv: insmod $name: FAILED: $result"
+      failed=$((failed + 1))
+    fi
+  done < ${MODULE_LIST_PATH}
+fi
+echo "${MODULES_MARKER} $loaded loaded, $failed failed =="
 cd /root
 echo
 echo '${READY_MARKER}'
@@ -80,13 +111,25 @@ function checkHostname(hostname: string): void {
   }
 }
 
+/** A kernel module to put into the archive and load from /init. */
+export interface InitramfsModule {
+  /** Module name as printed by /init (e.g. "virtio_pci"). */
+  readonly name: string;
+  /** Absolute archive path, e.g. "/lib/modules/6.1.0-50-686/kernel/drivers/virtio/virtio_pci.ko". */
+  readonly path: string;
+  /** The .ko file. */
+  readonly data: Uint8Array;
+}
+
 /** Inputs of the Debian initramfs. */
 export interface DebianInitramfsOptions {
   /** The static i386 busybox binary (Debian's busybox-static:i386 /bin/busybox). */
   readonly busybox: Uint8Array;
   /** Host name; DEFAULT_HOSTNAME when omitted. */
   readonly hostname?: string;
-  /** Further members, e.g. /lib/modules/... for a later issue; parents are added as needed. */
+  /** Kernel modules, in load order (dependencies first); none when omitted. */
+  readonly modules?: readonly InitramfsModule[];
+  /** Further members, appended after ours; parents are added as needed. */
   readonly extraFiles?: readonly CpioEntry[];
 }
 
@@ -101,6 +144,7 @@ export function debianInitramfsEntries(options: DebianInitramfsOptions): CpioEnt
     throw new Error('initramfs: the busybox binary is missing or empty');
   }
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const modules = options.modules ?? [];
   const text = new TextEncoder();
   const base: CpioEntry[] = [
     ...INITRAMFS_DIRECTORIES.map((path): CpioEntry => ({ kind: 'dir', path, perm: path === '/tmp' ? 0o1777 : 0o755 })),
@@ -109,8 +153,25 @@ export function debianInitramfsEntries(options: DebianInitramfsOptions): CpioEnt
     { kind: 'char', path: '/dev/console', perm: 0o600, major: 5, minor: 1 },
     { kind: 'char', path: '/dev/ttyS0', perm: 0o660, major: 4, minor: 64 },
     { kind: 'file', path: '/etc/hostname', perm: 0o644, data: text.encode(`${hostname}\n`) },
+    { kind: 'file', path: MODULE_LIST_PATH, perm: 0o644, data: text.encode(moduleListText(modules)) },
+    ...modules.map((module): CpioEntry => ({ kind: 'file', path: module.path, perm: 0o644, data: module.data })),
   ];
   return withParentDirectories([...base, ...(options.extraFiles ?? [])]);
+}
+
+/**
+ * The MODULE_LIST_PATH file for `modules`: one "<name> <path>" line each, in order.
+ * Throws for a name or path the /init loop could not read back (whitespace, or a path
+ * outside /lib/modules/).
+ */
+export function moduleListText(modules: readonly InitramfsModule[]): string {
+  return modules.map((module) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(module.name)) throw new Error(`initramfs module name ${JSON.stringify(module.name)} is not a module name`);
+    if (!/^\/lib\/modules\/[^\s]+\.ko$/.test(module.path)) {
+      throw new Error(`initramfs module ${module.name}: path ${JSON.stringify(module.path)} is not a .ko file under /lib/modules/ without spaces`);
+    }
+    return `${module.name} ${module.path}\n`;
+  }).join('');
 }
 
 /** Our initramfs as an uncompressed newc archive (deterministic bytes). */

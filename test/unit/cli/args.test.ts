@@ -48,6 +48,8 @@ describe('parseArgs defaults', () => {
       echoE9: true,
       help: false,
       noReboot: false,
+      disks: [],
+      virtioConsole: false,
     });
     expect(DEFAULT_MEMORY_BYTES).toBe(16 * MiB);
   });
@@ -299,5 +301,38 @@ describe('direct kernel boot options', () => {
     expect(parseArgs(['--guest', 'debian', '-m', '64M']).memoryBytes).toBe(64 * MiB);
     expect(() => parseArgs(['--guest', 'windows'])).toThrow(/^--guest: unknown guest 'windows' \(known: debian\)/);
     expect(() => parseArgs(['--guest', 'debian', '-kernel', 'k'])).toThrow(/^--guest: cannot be combined/);
+  });
+});
+
+describe('virtio devices: --disk, --net-listen/--net-connect, --mac, --virtio-console', () => {
+  it('collects disks in order with their format and read-only flag, and turns the console on', () => {
+    const config = parseArgs(['--guest', 'debian', '--disk', 'a.qcow2', '--disk=b.img,format=raw,readonly']);
+    expect(config.disks).toEqual([
+      { file: 'a.qcow2', format: 'auto', readOnly: false },
+      { file: 'b.img', format: 'raw', readOnly: true },
+    ]);
+    expect(config.virtioConsole).toBe(true);
+    expect(config.net).toBeUndefined();
+  });
+
+  it('has no virtio device unless asked', () => {
+    const config = parseArgs(['--guest', 'debian']);
+    expect(config.disks).toEqual([]);
+    expect(config.virtioConsole).toBe(false);
+    expect(parseArgs(['--virtio-console']).virtioConsole).toBe(true);
+  });
+
+  it('takes one network link with the default or a given MAC', () => {
+    expect(parseArgs(['--net-listen', '/tmp/s']).net).toEqual({ mode: 'listen', socketPath: '/tmp/s', mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56] });
+    expect(parseArgs(['--net-connect=/tmp/s', '--mac', '52:54:00:AB:cd:01']).net).toEqual({ mode: 'connect', socketPath: '/tmp/s', mac: [0x52, 0x54, 0x00, 0xab, 0xcd, 0x01] });
+  });
+
+  it('rejects bad disk options, two links, bad or multicast MACs and a MAC without a link', () => {
+    expectRejected(['--disk', 'a.img,format=vmdk'], '--disk', /unknown disk option 'format=vmdk'/);
+    expectRejected(['--disk', ',readonly'], '--disk', /names no file/);
+    expectRejected(['--net-listen', '/a', '--net-connect', '/b'], '--net-connect', /only one/);
+    expectRejected(['--net-listen', '/a', '--mac', '52:54:00:12:34'], '--mac', /not a MAC address/);
+    expectRejected(['--net-listen', '/a', '--mac', '01:00:5e:00:00:01'], '--mac', /multicast/);
+    expectRejected(['--mac', '52:54:00:12:34:56'], '--mac', /needs --net-listen or --net-connect/);
   });
 });

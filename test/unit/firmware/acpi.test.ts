@@ -8,6 +8,10 @@ import { assertWritesFit, FirmwareConfigError } from '../../../src/firmware/boot
 import {
   AmlEncodeError,
   buffer,
+  dwordAddressDescriptor,
+  memoryTypeFlags,
+  pciHostBridgeDevice,
+  wordAddressDescriptor,
   buildAcpiTables,
   buildDsdtBody,
   device,
@@ -697,5 +701,139 @@ describe('buildAcpiTables options', () => {
     expect(s5?.kind === 'package' && s5.elements[0]).toEqual({ kind: 'integer', value: BigInt(ACPI_PM_DEFAULT_S5_TYPE) });
     const base = img.u32(f + 56);
     expect(img.u32(f + 76) + img.u8(f + 91)).toBe(base + ACPI_PM_PORT_COUNT);
+  });
+});
+
+// ---------------------------------------------------------------- PCI (address space descriptors, \_SB_.PCI0)
+
+/** Large address space descriptors of a _CRS buffer, decoded from the §6.4.3.5 layout. */
+interface AddressRange {
+  tag: number;
+  type: number;
+  general: number;
+  typeFlags: number;
+  min: number;
+  max: number;
+  translation: number;
+  length: number;
+}
+
+/** Walk a ResourceTemplate: small descriptors by tag length, large ones by their 16-bit length. */
+function walkResources(bytes: Uint8Array): { ranges: AddressRange[]; io: number[][]; end: boolean } {
+  const ranges: AddressRange[] = [];
+  const io: number[][] = [];
+  let k = 0;
+  while (k < bytes.length) {
+    const tag = bytes[k]!;
+    if ((tag & 0x80) === 0) {
+      const len = tag & 7;
+      if (tag >> 3 === 0x0f) return { ranges, io, end: k + 2 === bytes.length };
+      if (tag >> 3 === 0x08) io.push([bytes[k + 1]!, bytes[k + 2]! | (bytes[k + 3]! << 8), bytes[k + 4]! | (bytes[k + 5]! << 8), bytes[k + 6]!, bytes[k + 7]!]);
+      k += 1 + len;
+      continue;
+    }
+    const len = bytes[k + 1]! | (bytes[k + 2]! << 8);
+    const width = tag === 0x88 ? 2 : tag === 0x87 ? 4 : 0;
+    if (width === 0) throw new Error(`unexpected large descriptor 0x${tag.toString(16)}`);
+    const field = (n: number): number => {
+      let v = 0;
+      for (let b = 0; b < width; b++) v += bytes[k + 6 + n * width + b]! * 2 ** (8 * b);
+      return v;
+    };
+    ranges.push({ tag, type: bytes[k + 3]!, general: bytes[k + 4]!, typeFlags: bytes[k + 5]!, min: field(1), max: field(2), translation: field(3), length: field(4) });
+    k += 3 + len;
+  }
+  return { ranges, io, end: false };
+}
+
+describe('ACPI address space descriptors (§6.4.3.5)', () => {
+  it('WordBusNumber and WordIO producer windows, byte by byte', () => {
+    expect([...wordAddressDescriptor({ type: 'bus', min: 0, max: 0xff })]).toEqual(
+      bytesOf(0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0x00, 0x01),
+    );
+    expect([...wordAddressDescriptor({ type: 'io', min: 0x0d00, max: 0xffff })]).toEqual(
+      bytesOf(0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x0d, 0xff, 0xff, 0x00, 0x00, 0x00, 0xf3),
+    );
+  });
+
+  it('DWordMemory with cacheability, consumer and not-fixed flags', () => {
+    expect([...dwordAddressDescriptor({ type: 'memory', min: 0xe000_0000, max: 0xfebf_ffff })]).toEqual(
+      bytesOf(0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0xe0, 0xff, 0xff, 0xbf, 0xfe, 0, 0, 0, 0, 0x00, 0x00, 0xc0, 0x1e),
+    );
+    const d = dwordAddressDescriptor({ type: 'memory', min: 0xa0000, max: 0xbffff, consumer: true, minFixed: false, typeFlags: memoryTypeFlags('prefetchable', false) });
+    expect(d.length).toBe(26);
+    expect([d[3], d[4], d[5]]).toEqual([0x00, 0x09, 0x06]);
+    expect(memoryTypeFlags('cacheable')).toBe(0x03);
+    expect([...wordAddressDescriptor({ type: 'io', min: 0, max: 0xff, subtractive: true, maxFixed: false }).slice(3, 6)]).toEqual([0x01, 0x06, 0x03]);
+  });
+
+  it('rejects values that do not fit and inverted ranges', () => {
+    expect(() => wordAddressDescriptor({ type: 'io', min: 0, max: 0xffff })).toThrow(/length 65536/);
+    expect(() => wordAddressDescriptor({ type: 'io', min: 0x10, max: 0x0f })).toThrow(/below minimum/);
+    expect(() => dwordAddressDescriptor({ type: 'memory', min: 0, max: 2 ** 32 })).toThrow(AmlEncodeError);
+  });
+});
+
+describe('ACPI \\_SB_.PCI0', () => {
+  const tables = buildAcpiTables({ memoryBytes: RAM, cpuCount: 1, pci: true });
+  const img = new Image(tables);
+  const d = tables.addresses.dsdt;
+  const ns = new AmlReader(img.slice(d + 36, header(img, d).length - 36)).run();
+
+  it('is a PNP0A03 host bridge with _UID, _ADR and _BBN 0', () => {
+    expect(ns.get('\\_SB_.PCI0')).toEqual({ kind: 'device' });
+    expect(ns.get('\\_SB_.PCI0._HID')).toEqual({ kind: 'integer', value: BigInt(eisaId('PNP0A03')) });
+    expect(eisaId('PNP0A03')).toBe(0x030ad041);
+    for (const n of ['_UID', '_ADR', '_BBN']) expect(ns.get(`\\_SB_.PCI0.${n}`), n).toEqual({ kind: 'integer', value: 0n });
+    expect(ns.get('\\_SB_.KBD_')).toEqual({ kind: 'device' });
+  });
+
+  it('_CRS: bus numbers, two I/O windows around 0xCF8-0xCFF, VGA and the PCI MMIO window, and the config ports', () => {
+    const crs = ns.get('\\_SB_.PCI0._CRS');
+    if (crs?.kind !== 'buffer') throw new Error('_CRS is not a buffer');
+    const r = walkResources(crs.bytes);
+    expect(r.end).toBe(true);
+    expect(r.io).toEqual([[0x01, 0xcf8, 0xcf8, 1, 8]]);
+    const summary = r.ranges.map((x) => [x.tag, x.type, x.general, x.typeFlags, x.min, x.max, x.translation, x.length]);
+    expect(summary).toEqual([
+      [0x88, 2, 0x0c, 0x00, 0x00, 0xff, 0, 0x100],
+      [0x88, 1, 0x0c, 0x03, 0x0000, 0x0cf7, 0, 0x0cf8],
+      [0x88, 1, 0x0c, 0x03, 0x0d00, 0xffff, 0, 0xf300],
+      [0x87, 0, 0x0c, 0x03, 0xa0000, 0xbffff, 0, 0x20000],
+      [0x87, 0, 0x0c, 0x01, 0xe000_0000, 0xfebf_ffff, 0, 0x1ec0_0000],
+    ]);
+  });
+
+  it('_PRT: devices 1-31 × INTA-INTD, static GSI 16 + ((device + pin) mod 4)', () => {
+    const prt = ns.get('\\_SB_.PCI0._PRT');
+    if (prt?.kind !== 'package') throw new Error('_PRT is not a package');
+    expect(prt.elements).toHaveLength(31 * 4);
+    const entry = (k: number): bigint[] => {
+      const e = prt.elements[k]!;
+      if (e.kind !== 'package') throw new Error(`entry ${k} is not a package`);
+      return e.elements.map((x) => (x.kind === 'integer' ? x.value : -1n));
+    };
+    expect(entry(0)).toEqual([0x0001ffffn, 0n, 0n, 17n]);
+    expect(entry(3)).toEqual([0x0001ffffn, 3n, 0n, 16n]);
+    expect(entry(4 * 2 + 1)).toEqual([0x0003ffffn, 1n, 0n, 16n]);
+    expect(entry(4 * 30 + 2)).toEqual([0x001fffffn, 2n, 0n, 17n]);
+    for (let k = 0; k < prt.elements.length; k++) {
+      const [address, pin, source, gsi] = entry(k);
+      const dev = Number(address! >> 16n);
+      expect(address! & 0xffffn).toBe(0xffffn);
+      expect(source).toBe(0n);
+      expect(gsi).toBe(BigInt(16 + ((dev + Number(pin)) % 4)));
+    }
+  });
+
+  it('is absent by default and takes another MMIO window when asked', () => {
+    const plain = buildAcpiTables({ memoryBytes: RAM, cpuCount: 1 });
+    const pimg = new Image(plain);
+    const pd = plain.addresses.dsdt;
+    const pns = new AmlReader(pimg.slice(pd + 36, header(pimg, pd).length - 36)).run();
+    expect(pns.get('\\_SB_.PCI0')).toBeUndefined();
+    const spec = pciHostBridgeDevice({ mmioBase: 0xc000_0000, mmioLimit: 0xcfff_ffff });
+    const last = walkResources(spec.resources![5]!.slice()).ranges;
+    expect(last.map((x) => [x.min, x.max, x.length])).toEqual([[0xc000_0000, 0xcfff_ffff, 0x1000_0000]]);
   });
 });

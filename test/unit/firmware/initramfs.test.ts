@@ -4,6 +4,10 @@
  * name the entry or the offset), gzip through node:zlib, and the contents of our Debian
  * initramfs (/init, busybox, device nodes, extra files).
  */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
@@ -23,6 +27,9 @@ import {
   debianInitramfsEntries,
   INITRAMFS_DIRECTORIES,
   initScript,
+  MODULE_LIST_PATH,
+  moduleListText,
+  MODULES_MARKER,
   READY_MARKER,
   SHELL_EXIT_MARKER,
   SHELL_PROMPT,
@@ -472,6 +479,8 @@ describe('the Debian initramfs', () => {
       '/bin/busybox --install -s',
       `export PS1='${SHELL_PROMPT}'`,
       `hostname ${DEFAULT_HOSTNAME}`,
+      `done < ${MODULE_LIST_PATH}`,
+      `echo "${MODULES_MARKER} $loaded loaded, $failed failed =="`,
       `echo '${READY_MARKER}'`,
       'setsid cttyhack sh',
       `echo '${SHELL_EXIT_MARKER}'`,
@@ -516,5 +525,72 @@ describe('the Debian initramfs', () => {
     expect(Buffer.from(gunzipSync(gz)).equals(Buffer.from(first))).toBe(true);
     const gzAgain = await buildDebianInitramfsGz({ busybox }, gzipNode);
     expect(Buffer.from(gzAgain).equals(Buffer.from(gz))).toBe(true);
+  });
+
+  it('holds an empty module list when no modules are given', () => {
+    const list = get(MODULE_LIST_PATH);
+    expect(list.mode).toBe(0o100644);
+    expect(list.entry.kind === 'file' && list.entry.data.length).toBe(0);
+  });
+});
+
+describe('kernel modules in the Debian initramfs', () => {
+  const busybox = randomBytes(777, 5);
+  const modules = [
+    { name: 'virtio', path: '/lib/modules/6.1.0-50-686/kernel/drivers/virtio/virtio.ko', data: randomBytes(300, 1) },
+    { name: 'virtio_pci', path: '/lib/modules/6.1.0-50-686/kernel/drivers/virtio/virtio_pci.ko', data: randomBytes(301, 2) },
+    { name: 'ext4', path: '/lib/modules/6.1.0-50-686/kernel/fs/ext4/ext4.ko', data: randomBytes(302, 3) },
+  ];
+
+  it('stores each module at its path (0644) and lists them in load order', () => {
+    const records = readCpio(buildDebianInitramfs({ busybox, modules }));
+    const byPath = new Map(records.map((r) => [r.entry.path, r]));
+    for (const module of modules) {
+      const record = byPath.get(module.path);
+      expect(record?.mode).toBe(0o100644);
+      expect(record?.entry.kind === 'file' && Buffer.from(record.entry.data).equals(Buffer.from(module.data))).toBe(true);
+    }
+    expect(byPath.get('/lib/modules/6.1.0-50-686/kernel/fs')?.entry.kind).toBe('dir');
+    const list = byPath.get(MODULE_LIST_PATH)?.entry;
+    expect(list?.kind === 'file' && new TextDecoder().decode(list.data)).toBe(
+      'virtio /lib/modules/6.1.0-50-686/kernel/drivers/virtio/virtio.ko\n' +
+      'virtio_pci /lib/modules/6.1.0-50-686/kernel/drivers/virtio/virtio_pci.ko\n' +
+      'ext4 /lib/modules/6.1.0-50-686/kernel/fs/ext4/ext4.ko\n');
+  });
+
+  it('rejects module names and paths the /init loop could not read back', () => {
+    const data = new Uint8Array(1);
+    expect(() => moduleListText([{ name: 'a b', path: '/lib/modules/x/a.ko', data }])).toThrow(/"a b" is not a module name/);
+    expect(() => moduleListText([{ name: 'a', path: '/lib/modules/x y/a.ko', data }])).toThrow(/module a: path .* is not a \.ko file under \/lib\/modules\//);
+    expect(() => moduleListText([{ name: 'a', path: '/tmp/a.ko', data }])).toThrow(/is not a \.ko file under \/lib\/modules\//);
+    expect(() => buildDebianInitramfs({ busybox, modules: [{ name: 'a', path: '/lib/modules/v/a.o', data }] })).toThrow(/module a: path/);
+  });
+
+  it('the /init module loop prints one line per module, goes on after a failure and prints the summary', () => {
+    // Run the loop part of the real script under the host's POSIX sh, with a stub insmod
+    // that fails for ext4 the way busybox's does and records what it was asked to load.
+    const script = initScript();
+    const loop = script.slice(script.indexOf('loaded=0'), script.indexOf('\n', script.indexOf(MODULES_MARKER)) + 1);
+    const dir = mkdtempSync(join(tmpdir(), 'tshv-init-loop-'));
+    try {
+      const listFile = join(dir, 'modules');
+      writeFileSync(listFile, moduleListText(modules));
+      const calls = join(dir, 'calls');
+      writeFileSync(join(dir, 'insmod'), `#!/bin/sh\necho "$1" >> ${calls}\ncase "$1" in *ext4*) echo "insmod: can't insert '$1': unknown symbol in module" >&2; exit 1;; esac\n`);
+      chmodSync(join(dir, 'insmod'), 0o755);
+      const run = spawnSync('/bin/sh', ['-c', loop.split(MODULE_LIST_PATH).join(listFile)], {
+        encoding: 'utf8',
+        env: { PATH: `${dir}:/usr/bin:/bin` },
+      });
+      expect(run.status).toBe(0);
+      expect(run.stdout).toBe(
+        'tshv: insmod virtio: ok\n' +
+        'tshv: insmod virtio_pci: ok\n' +
+        `tshv: insmod ext4: FAILED: insmod: can't insert '${modules[2]!.path}': unknown symbol in module\n` +
+        `${MODULES_MARKER} 2 loaded, 1 failed ==\n`);
+      expect(spawnSync('cat', [calls], { encoding: 'utf8' }).stdout).toBe(modules.map((m) => `${m.path}\n`).join(''));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildMpTables,
   MP_DEFAULT_BASE,
+  pciInterruptEntries,
   pciInterruptSource,
   type MpTableOptions,
 } from '../../../src/firmware/mp-table.js';
@@ -204,5 +205,41 @@ describe('MP tables', () => {
     }
     expect(() => pciInterruptSource(32, 0)).toThrow('PCI device');
     expect(() => pciInterruptSource(0, 4)).toThrow('PCI interrupt pin');
+  });
+});
+
+describe('MP tables: plugged PCI functions', () => {
+  it('a PCI bus entry and one level/active-low entry per distinct device and pin, to I/O APIC pins 16-19', () => {
+    const tables = buildMpTables({
+      ...BASE_OPTIONS,
+      pciFunctions: [
+        { device: 5, interruptPin: 1 },
+        { device: 3, interruptPin: 1 },
+        { device: 3, interruptPin: 2 },
+        { device: 3, interruptPin: 1 }, // another function of device 3 on INTA: same entry
+        { device: 4, interruptPin: 0 }, // no INTx
+      ],
+    });
+    const parsed = parseMp(lowMemory(tables.writes));
+    expect(parsed.header.checksum).toBe(0);
+    expect(parsed.floating.checksum).toBe(0);
+    expect(parsed.parsedLength).toBe(parsed.header.baseLength);
+    expect(ofType(parsed, 1)).toEqual([{ type: 1, busId: 0, busType: 'PCI   ' }, { type: 1, busId: 1, busType: 'ISA   ' }]);
+    const pci = ofType(parsed, 3).filter((e) => e.srcBus === 0);
+    // INTA of device 3 → PIRQ (3 + 1 - 1) mod 4 = D → pin 19; INTB → PIRQ A → 16; device 5 INTA → PIRQ B → 17.
+    expect(pci).toEqual([
+      { type: 3, intType: 0, intFlags: 0b1111, srcBus: 0, srcIrq: (3 << 2) | 0, dest: 1, pin: 19 },
+      { type: 3, intType: 0, intFlags: 0b1111, srcBus: 0, srcIrq: (3 << 2) | 1, dest: 1, pin: 16 },
+      { type: 3, intType: 0, intFlags: 0b1111, srcBus: 0, srcIrq: (5 << 2) | 0, dest: 1, pin: 17 },
+    ]);
+    expect(ofType(parsed, 3).filter((e) => e.srcBus === 1)).toHaveLength(16);
+  });
+
+  it('an empty list still describes the PCI bus; bad pins and devices are rejected', () => {
+    const parsed = parseMp(lowMemory(buildMpTables({ ...BASE_OPTIONS, pciFunctions: [] }).writes));
+    expect(ofType(parsed, 1).map((e) => e.busType)).toEqual(['PCI   ', 'ISA   ']);
+    expect(ofType(parsed, 3)).toHaveLength(16);
+    expect(() => pciInterruptEntries([{ device: 3, interruptPin: 5 }])).toThrow('pciFunctions[0]');
+    expect(() => buildMpTables({ ...BASE_OPTIONS, pciFunctions: [{ device: 32, interruptPin: 1 }] })).toThrow(FirmwareConfigError);
   });
 });

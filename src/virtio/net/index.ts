@@ -1,0 +1,2 @@
+/** virtio-net device (VIRTIO 1.2 §5.1). */
+export * from './virtio-net.js';
