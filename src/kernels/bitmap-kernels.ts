@@ -38,6 +38,16 @@ export class KernelArgumentError extends Error {
   }
 }
 
+/** Frames below this number are the pool's reserved frames (the WASM module's own 64 KiB); kernels never write them. */
+export const RESERVED_FRAMES = 16;
+
+/** Checks a list count of a batch kernel: an integer in [0, 2^28). */
+export function checkCount(kernel: string, count: number): void {
+  if (!Number.isInteger(count) || count < 0 || count >= 1 << 28) {
+    throw new KernelArgumentError(kernel, 'count', `must be an integer in [0, ${1 << 28}), got ${count}`);
+  }
+}
+
 /** Checks that [offset, offset + length) is 4-byte aligned and inside `memoryBytes`. */
 export function checkWordRegion(kernel: string, argument: string, offset: number, length: number, memoryBytes: number): void {
   if (!Number.isInteger(offset) || offset < 0 || (offset & 3) !== 0) {

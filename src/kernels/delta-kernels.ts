@@ -19,7 +19,7 @@
  * whole delta before writing anything (see delta-format.md, "Validation").
  */
 
-import { KernelArgumentError, checkWordRegion, type KernelMemory } from './bitmap-kernels.js';
+import { KernelArgumentError, RESERVED_FRAMES, checkCount, checkWordRegion, type KernelMemory } from './bitmap-kernels.js';
 
 /** Size of the frames the delta format is defined for. */
 export const DELTA_FRAME_BYTES = 4096;
@@ -129,9 +129,6 @@ export interface DeltaKernels {
   deltaDecodeBatch(streamOffset: number, listOffset: number, count: number): void;
 }
 
-/** Frames below this number are the pool's reserved frames; batch decoding never writes them. */
-const RESERVED_FRAMES = 16;
-
 /** Checks that `offset` is a non-negative integer; names the kernel and argument otherwise. */
 function checkInteger(kernel: string, argument: string, value: number): void {
   if (!Number.isInteger(value) || value < 0) {
@@ -194,10 +191,20 @@ export function checkDecodeArguments(deltaOffset: number, deltaLength: number, p
 /** Checks deltaDecodeBatch's arguments (the entries are checked as they are applied). */
 export function checkDecodeBatchArguments(streamOffset: number, listOffset: number, count: number, memoryBytes: number): void {
   checkInteger('deltaDecodeBatch', 'streamOffset', streamOffset);
-  if (!Number.isInteger(count) || count < 0 || count >= 1 << 28) {
-    throw new KernelArgumentError('deltaDecodeBatch', 'count', `must be an integer in [0, ${1 << 28}), got ${count}`);
-  }
+  checkCount('deltaDecodeBatch', count);
   checkWordRegion('deltaDecodeBatch', 'listOffset', listOffset, count * 8, memoryBytes);
+}
+
+/** Where delta `index` of a batch starts, and where the whole stream ends. */
+function batchOffsets(words: Uint32Array, streamOffset: number, listOffset: number, count: number, index: number): { at: number; streamEnd: number } {
+  const list = listOffset >>> 2;
+  let streamEnd = streamOffset;
+  let at = streamOffset;
+  for (let k = 0; k < count; k++) {
+    if (k === index) at = streamEnd;
+    streamEnd += words[list + 2 * k + 1];
+  }
+  return { at, streamEnd };
 }
 
 /**
@@ -206,20 +213,9 @@ export function checkDecodeBatchArguments(streamOffset: number, listOffset: numb
  * when the entry's regions are fine (then its delta itself is invalid). The same checks, in the
  * same order, as the batch loops of both implementations.
  */
-function batchEntryRefusal(words: Uint32Array, streamOffset: number, listOffset: number, count: number, index: number, memoryBytes: number): KernelArgumentError | null {
-  const list = listOffset >>> 2;
-  let streamEnd = streamOffset;
-  let at = streamOffset;
-  for (let k = 0; k < count; k++) {
-    streamEnd += words[list + 2 * k + 1];
-    if (k < index) at += words[list + 2 * k + 1];
-  }
-  const frame = words[list + 2 * index];
-  const length = words[list + 2 * index + 1];
+function batchEntryRefusal(frame: number, length: number, at: number, streamOffset: number, streamEnd: number, listOffset: number, count: number, index: number, memoryBytes: number): KernelArgumentError | null {
   const target = frame * FRAME;
-  const argument = `listOffset[${index}]`;
-  const entry = `(frame ${frame}, length ${length})`;
-  const refuse = (reason: string) => new KernelArgumentError('deltaDecodeBatch', argument, `${entry} ${reason}`);
+  const refuse = (reason: string) => new KernelArgumentError('deltaDecodeBatch', `listOffset[${index}]`, `(frame ${frame}, length ${length}) ${reason}`);
   if (frame < RESERVED_FRAMES) return refuse(`targets reserved frame ${frame} (0..${RESERVED_FRAMES - 1})`);
   if (target + FRAME > memoryBytes) return refuse(`targets a frame outside the memory (${Math.floor(memoryBytes / FRAME)} frames)`);
   if (at + length > memoryBytes) return refuse(`delta [${at}, ${at + length}) exceeds memory size ${memoryBytes}`);
@@ -236,13 +232,12 @@ function batchEntryRefusal(words: Uint32Array, streamOffset: number, listOffset:
 export function throwBatchProblem(memory: WebAssembly.Memory, streamOffset: number, listOffset: number, count: number, index: number, decodeAgain: (deltaOffset: number, deltaLength: number, target: number) => number): never {
   const buffer = memory.buffer;
   const words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
-  const refusal = batchEntryRefusal(words, streamOffset, listOffset, count, index, buffer.byteLength);
+  const { at, streamEnd } = batchOffsets(words, streamOffset, listOffset, count, index);
+  const frame = words[(listOffset >>> 2) + 2 * index];
+  const length = words[(listOffset >>> 2) + 2 * index + 1];
+  const refusal = batchEntryRefusal(frame, length, at, streamOffset, streamEnd, listOffset, count, index, buffer.byteLength);
   if (refusal !== null) throw refusal;
-  const list = listOffset >>> 2;
-  let at = streamOffset;
-  for (let k = 0; k < index; k++) at += words[list + 2 * k + 1];
-  const length = words[list + 2 * index + 1];
-  const packed = decodeAgain(at, length, words[list + 2 * index] * FRAME);
+  const packed = decodeAgain(at, length, frame * FRAME);
   if (packed >= 0) throw new Error(`deltaDecodeBatch: entry ${index} was refused but decodes again without a problem (memory changed during the call?)`);
   throw deltaErrorFromPacked(packed, kindDetail(new Uint8Array(buffer), at, length, packed), index);
 }
@@ -500,8 +495,7 @@ function tsDecode(bytes: Uint8Array, view: DataView, delta: number, length: numb
 function tsDecodeBatch(bytes: Uint8Array, uwords: Uint32Array, view: DataView, stream: number, listOffset: number, count: number): number {
   const list = listOffset >>> 2;
   const memoryBytes = bytes.length;
-  let streamEnd = stream;
-  for (let index = 0; index < count; index++) streamEnd += uwords[list + 2 * index + 1];
+  const { streamEnd } = batchOffsets(uwords, stream, listOffset, count, count);
   const listEnd = listOffset + count * 8;
   let at = stream;
   for (let index = 0; index < count; index++) {

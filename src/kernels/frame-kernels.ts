@@ -20,8 +20,10 @@
  */
 
 import {
+  checkCount,
   checkHarvestRegions,
   checkWordRegion,
+  RESERVED_FRAMES,
   KernelArgumentError,
   tsBitmapKernels,
   type BitmapKernels,
@@ -30,8 +32,6 @@ import {
 
 /** Size of a frame in bytes. */
 export const FRAME_BYTES = 4096;
-/** Frames below this number are the pool's reserved frames; copies never write them. */
-const RESERVED_FRAMES = 16;
 
 /** Frame and bitmap operations on pool memory (the bitmap ones as in BitmapKernels). */
 export interface FrameKernels extends BitmapKernels {
@@ -79,13 +79,6 @@ export function checkFrameAddress(kernel: string, argument: string, address: num
   }
   if (address + FRAME_BYTES > memoryBytes) {
     throw new KernelArgumentError(kernel, argument, `frame [${address}, ${address + FRAME_BYTES}) exceeds memory size ${memoryBytes}`);
-  }
-}
-
-/** Checks a list count: an integer in [0, 2^28). */
-function checkCount(kernel: string, count: number): void {
-  if (!Number.isInteger(count) || count < 0 || count >= 1 << 28) {
-    throw new KernelArgumentError(kernel, 'count', `must be an integer in [0, ${1 << 28}), got ${count}`);
   }
 }
 

@@ -11,7 +11,7 @@
  * on the MMIO bus in place of the device's handler for a BAR holding the table or the PBA
  * and sends accesses in those ranges here, everything else to the device.
  */
-import type { AccessSize } from '../io-bus.js';
+import { allOnes, maskToSize, type AccessSize } from '../io-bus.js';
 import type { MmioDevice } from '../mmio-bus.js';
 import type { ApicMessageSink } from '../apic-bus.js';
 import type { PciMsixDefinition } from './pci-function.js';
@@ -133,8 +133,7 @@ export class MsixState {
   readTable(offset: number, size: AccessSize): number {
     const index = offset >>> 2;
     if (index >= this.table.length) return 0;
-    const shift = (offset & 3) * 8;
-    return size === 4 ? this.table[index]! : (this.table[index]! >>> shift) & (size === 1 ? 0xff : 0xffff);
+    return extractBytes(this.table[index]!, offset & 3, size);
   }
 
   /** Write `size` bytes at `offset` inside the table; unmasking an entry sends its pending message. */
@@ -202,8 +201,13 @@ export class MsixState {
 export function mergeBytes(old: number, byteOffset: number, size: AccessSize, value: number): number {
   if (size === 4 && byteOffset === 0) return value >>> 0;
   const shift = byteOffset * 8;
-  const mask = (size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff) << shift;
+  const mask = allOnes(size) << shift;
   return ((old & ~mask) | ((value << shift) & mask)) >>> 0;
+}
+
+/** The `size` bytes of `dword` starting at byte `byteOffset` (a narrow read of a register). */
+export function extractBytes(dword: number, byteOffset: number, size: AccessSize): number {
+  return maskToSize(dword >>> (byteOffset * 8), size);
 }
 
 /**

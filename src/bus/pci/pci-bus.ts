@@ -40,7 +40,7 @@ import {
   type PciFunctionContext,
   type PciIdentity,
 } from './pci-function.js';
-import { MsixBarWindow, MsixLayout, MsixState, mergeBytes, msixPbaBytes } from './msix.js';
+import { MsixBarWindow, MsixLayout, MsixState, extractBytes, mergeBytes, msixPbaBytes } from './msix.js';
 import { PIRQ_COUNT, PIRQ_ROUTE_DISABLED, PirqRouter, pirqForPin } from './pirq-router.js';
 
 /** First address of the 32-bit MMIO window for PCI memory BARs. */
@@ -470,16 +470,16 @@ export class PciBus implements Persist<PciBusState> {
   }
 
   private readConfig(slot: FunctionSlot, offset: number, size: AccessSize): number {
-    if (offset < PciConfig.DeviceSpecific) return extract(this.headerDword(slot, offset >>> 2), offset & 3, size);
+    if (offset < PciConfig.DeviceSpecific) return extractBytes(this.headerDword(slot, offset >>> 2), offset & 3, size);
     if (slot === this.isaBridge && offset >= PIIX3_PIRQ_ROUTE && offset < PIIX3_PIRQ_ROUTE + PIRQ_COUNT) {
       const routes = this.router.routes;
       const dword = routes[0]! | (routes[1]! << 8) | (routes[2]! << 16) | (routes[3]! << 24);
-      return extract(dword, offset & 3, size);
+      return extractBytes(dword, offset & 3, size);
     }
     const placed = findCapability(slot, offset);
     if (!placed) return 0;
     const relative = offset - placed.offset;
-    if (placed.capability === undefined) return extract(this.msixCapabilityDword(slot, placed, relative >>> 2), relative & 3, size);
+    if (placed.capability === undefined) return extractBytes(this.msixCapabilityDword(slot, placed, relative >>> 2), relative & 3, size);
     if (relative >= 2 && relative + size <= placed.length) return placed.capability.read(relative, size);
     let value = 0;
     for (let k = 0; k < size; k++) value |= this.capabilityByte(slot, offset + k) << (8 * k);
@@ -884,8 +884,3 @@ function findCapability(slot: FunctionSlot, offset: number): PlacedCapability | 
   return undefined;
 }
 
-/** `size` bytes of `dword` starting at byte `byteOffset`. */
-function extract(dword: number, byteOffset: number, size: AccessSize): number {
-  const shifted = dword >>> (byteOffset * 8);
-  return size === 4 ? shifted >>> 0 : shifted & (size === 1 ? 0xff : 0xffff);
-}

@@ -72,6 +72,19 @@ interface L2Table {
   readonly view: DataView;
 }
 
+/** Where a guest cluster's L2 entry is and what it holds (not a compressed cluster). */
+interface ClusterEntry {
+  readonly l1Index: number;
+  /** Index of the entry in its L2 table. */
+  readonly index: number;
+  /** The L2 table, undefined when its L1 entry is unallocated (the entry then reads as 0). */
+  readonly table: L2Table | undefined;
+  readonly hi: number;
+  readonly lo: number;
+  /** Host offset of the data cluster, 0 when none. */
+  readonly host: number;
+}
+
 /** A qcow2 image; the file (and the backing chain) is closed with it. */
 export class Qcow2Image implements BlockBackend {
   readonly name: string;
@@ -187,7 +200,7 @@ export class Qcow2Image implements BlockBackend {
   // ---- reading ----
 
   private readInCluster(guest: number, dst: Uint8Array): void {
-    const l2 = this.lookupL2(Math.floor(guest / this.clusterSize / this.l2Entries));
+    const l2 = this.lookupL2(this.l1IndexOf(guest));
     if (!l2) return this.readUnallocated(guest, dst);
     const index = this.l2Index(guest);
     const hi = l2.view.getUint32(index * 8), lo = l2.view.getUint32(index * 8 + 4);
@@ -216,7 +229,7 @@ export class Qcow2Image implements BlockBackend {
   // ---- writing ----
 
   private writeInCluster(clusterStart: number, within: number, data: Uint8Array): void {
-    const l2 = this.l2ForWrite(Math.floor(clusterStart / this.clusterSize / this.l2Entries));
+    const l2 = this.l2ForWrite(this.l1IndexOf(clusterStart));
     const index = this.l2Index(clusterStart);
     const hi = l2.view.getUint32(index * 8), lo = l2.view.getUint32(index * 8 + 4);
     if (hi & ENTRY_COMPRESSED_HI) throw this.compressedError(clusterStart);
@@ -287,14 +300,24 @@ export class Qcow2Image implements BlockBackend {
     }
   }
 
-  private discardCluster(clusterStart: number): void {
-    const l1Index = Math.floor(clusterStart / this.clusterSize / this.l2Entries);
+  /** The L2 entry of the cluster at `clusterStart`; a compressed cluster is refused. */
+  private clusterEntry(clusterStart: number): ClusterEntry {
+    const l1Index = this.l1IndexOf(clusterStart);
     const index = this.l2Index(clusterStart);
-    const found = this.lookupL2(l1Index);
-    const hi = found ? found.view.getUint32(index * 8) : 0;
-    const lo = found ? found.view.getUint32(index * 8 + 4) : 0;
+    const table = this.lookupL2(l1Index);
+    const hi = table ? table.view.getUint32(index * 8) : 0;
+    const lo = table ? table.view.getUint32(index * 8 + 4) : 0;
     if (hi & ENTRY_COMPRESSED_HI) throw this.compressedError(clusterStart);
-    const host = entryOffset(hi, lo);
+    return { l1Index, index, table, hi, lo, host: entryOffset(hi, lo) };
+  }
+
+  /** Index of the L1 entry covering guest byte `guest`. */
+  private l1IndexOf(guest: number): number {
+    return Math.floor(guest / this.clusterSize / this.l2Entries);
+  }
+
+  private discardCluster(clusterStart: number): void {
+    const { l1Index, index, table: found, lo, host } = this.clusterEntry(clusterStart);
     const zeroFlag = this.header.version === 3 && this.backing !== undefined;
     if (host === 0 && (!zeroFlag || this.isZero(lo))) return;
     this.setL2Entry(found ?? this.l2ForWrite(l1Index), index, 0, false, zeroFlag);
@@ -302,13 +325,7 @@ export class Qcow2Image implements BlockBackend {
   }
 
   private zeroWholeCluster(clusterStart: number, mayUnmap: boolean): void {
-    const l1Index = Math.floor(clusterStart / this.clusterSize / this.l2Entries);
-    const index = this.l2Index(clusterStart);
-    const found = this.lookupL2(l1Index);
-    const hi = found ? found.view.getUint32(index * 8) : 0;
-    const lo = found ? found.view.getUint32(index * 8 + 4) : 0;
-    if (hi & ENTRY_COMPRESSED_HI) throw this.compressedError(clusterStart);
-    const host = entryOffset(hi, lo);
+    const { l1Index, index, table: found, hi, lo, host } = this.clusterEntry(clusterStart);
     const unallocated = host === 0 && !this.isZero(lo);
     if (unallocated && !this.backing) return;
     if (host === 0 && this.isZero(lo)) return;

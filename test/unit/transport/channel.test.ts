@@ -3,22 +3,8 @@
 // transfer, a port closed underneath).
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { ChannelError, loopbackChannelPair, messagePortChannel, type Channel } from '../../../src/transport/channel.js';
-
-/** Resolve when `count` messages have arrived on `channel`. */
-function collect(channel: Channel, count: number): Promise<Uint8Array[]> {
-  const got: Uint8Array[] = [];
-  return new Promise((resolve) => {
-    channel.onMessage((m) => {
-      got.push(m);
-      if (got.length === count) resolve(got);
-    });
-  });
-}
-
-function closed(channel: Channel): Promise<string> {
-  return new Promise((resolve) => channel.onClose(resolve));
-}
+import { ChannelError, loopbackChannelPair, messagePortChannel } from '../../../src/transport/channel.js';
+import { closed, collect } from './channel-helpers.js';
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();

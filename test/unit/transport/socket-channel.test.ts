@@ -6,7 +6,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChannelError, type Channel } from '../../../src/transport/channel.js';
+import { ChannelError } from '../../../src/transport/channel.js';
+import { closed, collect } from './channel-helpers.js';
 import { socketChannel } from '../../../src/transport/socket-channel.js';
 
 let dir: string;
@@ -36,20 +37,6 @@ async function socketPair(): Promise<[Socket, Socket]> {
   const serverSide = await accepted;
   sockets.push(client, serverSide);
   return [client, serverSide];
-}
-
-function collect(channel: Channel, count: number): Promise<Uint8Array[]> {
-  const got: Uint8Array[] = [];
-  return new Promise((resolve) => {
-    channel.onMessage((m) => {
-      got.push(m);
-      if (got.length === count) resolve(got);
-    });
-  });
-}
-
-function closed(channel: Channel): Promise<string> {
-  return new Promise((resolve) => channel.onClose(resolve));
 }
 
 /** A length-prefixed frame as the wire carries it. */
