@@ -41,6 +41,8 @@ export const GUEST_IMAGES = [
   { source: 'pm/pm-v86.asm', output: 'pm/pm-v86.bin', defines: {} },
   { source: 'pm/pm-fpu.asm', output: 'pm/pm-fpu.bin', defines: {} },
   { source: 'pm/pm-triple.asm', output: 'pm/pm-triple.bin', defines: {} },
+  { source: 'dirty/dirty.asm', output: 'dirty/dirty.bin', defines: {} },
+  { source: 'dirty/dirty.asm', output: 'dirty/dirty-short.bin', defines: { ITERATIONS: '120', WORKING_SET_PAGES: '256', PROGRESS_EVERY: '20' } },
   { source: 'multiboot/mb-info.asm', output: 'multiboot/mb-elf.elf', defines: { FORMAT_ELF: '1' } },
   { source: 'multiboot/mb-info.asm', output: 'multiboot/mb-aout.bin', defines: {} },
 ];

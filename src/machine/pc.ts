@@ -32,9 +32,19 @@ import { DebugExit, DEBUG_EXIT_PORT } from '../devices/debug-exit/debug-exit.js'
 import { Uart16550 } from '../devices/uart16550/uart16550.js';
 import type { FramePool } from '../memory/frame-pool.js';
 import { GuestMemory } from '../memory/guest-memory.js';
+import type { Persist } from '../persist/persist.js';
 import { buildDirectBoot, type DirectBootConfig } from './direct-boot.js';
 import { EventQueue, InputKind } from './event-queue.js';
 import { PciBoard, PCI_MMIO_BASE, PCI_MMIO_LIMIT, type PciDevicesConfig } from './pci-board.js';
+import {
+  BOARD_PERSIST_ID,
+  BOARD_STATE_VERSION,
+  readBoardState,
+  restoreMachineState,
+  saveMachineState,
+  type BoardState,
+  type MachineState,
+} from './machine-state.js';
 import { PcPlatform } from './platform.js';
 import { DEFAULT_NS_PER_TICK, VmClock, type ClockMode } from './vm-clock.js';
 
@@ -133,6 +143,8 @@ export class PcMachine {
   readonly clock: VmClock;
   readonly platform: PcPlatform;
   readonly uart: Uart16550;
+  /** The 0xE9 debug console (its unfinished line is saved state). */
+  private readonly debugConsole: DebugConsole;
   readonly com1Irq: IrqLine;
   readonly pci: PciBoard;
   readonly input = new EventQueue();
@@ -164,7 +176,8 @@ export class PcMachine {
       this.uart = new Uart16550({ id: 'uart0', irq: this.com1Irq, transmit: config.serialOut ?? (() => {}) });
       this.io.register(this.uart, COM1_PORT, 8);
       this.io.register(new DebugExit({ onExit: (v) => this.requestExit(v) }), DEBUG_EXIT_PORT, 1);
-      this.io.register(new DebugConsole({ log: config.debugLog ?? (() => {}) }), DEBUG_CONSOLE_PORT, 1);
+      this.debugConsole = new DebugConsole({ log: config.debugLog ?? (() => {}) });
+      this.io.register(this.debugConsole, DEBUG_CONSOLE_PORT, 1);
       this.pci = new PciBoard({
         io: this.io, mmio: this.mmio, memory: this.memory, platform: this.platform, devices: config.pci ?? {},
         onReset: () => this.requestChipsetAction('reset'),
@@ -351,6 +364,68 @@ export class PcMachine {
     this.uart.reset();
     this.pci.reset();
     this.start();
+  }
+
+  // ---- Saved state (issue 7: snapshots, migration) -----------------------------------------
+
+  /** The board's own run-loop fields as a component of the machine's state. */
+  private readonly boardPersist: Persist<BoardState> = {
+    persistId: BOARD_PERSIST_ID,
+    save: () => this.saveBoard(),
+    restore: (state) => this.restoreBoard(state),
+  };
+
+  private saveBoard(): BoardState {
+    return {
+      version: BOARD_STATE_VERSION,
+      memoryBytes: this.config.memoryBytes,
+      exited: this.exitValue !== null,
+      exitValue: this.exitValue ?? 0,
+      pendingChipsetAction: this.pendingChipsetAction ?? 'none',
+      resets: this.resets,
+    };
+  }
+
+  private restoreBoard(state: unknown): void {
+    const s = readBoardState(state, this.config.memoryBytes);
+    this.exitValue = s.exited ? s.exitValue : null;
+    this.pendingChipsetAction = s.pendingChipsetAction === 'none' ? null : s.pendingChipsetAction;
+    this.resets = s.resets;
+  }
+
+  /**
+   * Every component with saved state, in restore order. Devices that drive interrupt lines
+   * restore first (the PCI bus and its functions, the UART, the platform's timers and
+   * ports); the interrupt controllers then overwrite whatever those lines did to them (8259
+   * pair, I/O APIC, then the local APIC, which re-drives the CPU's INTR); the CPU after them
+   * (its A20 and interrupt-shadow state win; its restore flushes the soft TLB and the
+   * decoded blocks); the clock last (it checks its tick count against the CPU's). Not here:
+   * the debug-exit port (stateless) and guest RAM (frame by frame, see
+   * GuestMemory.readFrame/writeFrame).
+   */
+  persistables(): Persist[] {
+    const p = this.platform;
+    return [
+      this.boardPersist, this.input, ...this.pci.persistables(), this.uart, this.debugConsole,
+      p.pit, p.rtc, p.i8042, p.port92, p.port80, p.acpiPm, p.fpuError,
+      p.pic, p.ioapic, p.lapic,
+      this.cpu, this.clock,
+    ];
+  }
+
+  /** The whole machine's state except RAM (see machine-state.ts for the shape). */
+  saveState(): MachineState {
+    return saveMachineState(this.persistables());
+  }
+
+  /**
+   * Replace the machine's state with `state` (untrusted: checked in full; on any refusal a
+   * StateError names the component and field and the machine is left as it was). RAM is
+   * not part of it: write the frames with `memory.writeFrame` before or after. The machine
+   * must be built from the same config as the one that saved the state.
+   */
+  restoreState(state: unknown): void {
+    restoreMachineState(this.persistables(), state);
   }
 
   /** The value the guest wrote to the debug-exit port, if it has. */

@@ -28,6 +28,7 @@ import { VirtioConsole } from '../virtio/console/virtio-console.js';
 import { VirtioNet } from '../virtio/net/virtio-net.js';
 import { VirtioPciFunction } from '../virtio/pci/virtio-pci.js';
 import type { VirtioDevice } from '../virtio/virtio-device.js';
+import type { Persist } from '../persist/persist.js';
 import type { PcPlatform } from './platform.js';
 
 export { PCI_MMIO_BASE, PCI_MMIO_LIMIT };
@@ -128,6 +129,15 @@ export class PciBoard {
   /** What a BIOS does before the OS: PIRQ routes, BAR addresses, decoding on. */
   firmwareSetup(): void {
     this.bus.assignResources();
+  }
+
+  /**
+   * Components with saved state, in restore order: the bus first (configuration registers,
+   * BARs, MSI-X, PIRQ routes), then each function (a virtio function reads its bus-master
+   * bit from the restored command register and re-drives its INTx line).
+   */
+  persistables(): Persist[] {
+    return [this.bus, ...this.functions];
   }
 
   /** Machine reset: every function to power-on state, BARs unmapped. */

@@ -21,6 +21,7 @@
  * how many instructions may run before the next device event, and which devices are due.
  */
 import type { DeviceClock, TimedDevice } from '../bus/clock.js';
+import { type Persist, type SavedState, StateError, StateReader } from '../persist/persist.js';
 
 /** How guest time relates to host time. */
 export type ClockMode = 'deterministic' | 'realtime';
@@ -37,8 +38,25 @@ export interface ClockedCpu {
 /** Default guest nanoseconds per instruction: a nominal 100 MIPS processor. */
 export const DEFAULT_NS_PER_TICK = 10;
 
+/** Version of VmClockState this code writes and reads. */
+export const VM_CLOCK_STATE_VERSION = 1;
+
+/**
+ * Saved clock state. Guest time itself lives in the CPU's state (instructions retired plus
+ * idle ticks); `ticks` repeats it so that a restore can check the two agree, and `nsPerTick`
+ * is the rate the ticks were counted at. The clock mode is configuration, not state: a
+ * realtime clock's wall-clock anchor belongs to the host, and a restored realtime clock
+ * re-anchors to the new host's wall clock at the restored tick.
+ */
+export interface VmClockState extends SavedState {
+  readonly ticks: number;
+  readonly nsPerTick: number;
+}
+
 /** The VM clock (one per machine). */
-export class VmClock implements DeviceClock {
+export class VmClock implements DeviceClock, Persist<VmClockState> {
+  /** Component id in a machine's saved state. */
+  readonly persistId = 'clock0';
   private readonly devices: TimedDevice[] = [];
   /** Host wall-clock reading (ms) matching tick `wallBaseTicks`, in realtime mode. */
   private wallBaseMs = 0;
@@ -129,5 +147,29 @@ export class VmClock implements DeviceClock {
   anchorWallClock(): void {
     this.wallBaseMs = this.wallNowMs();
     this.wallBaseTicks = this.ticks();
+  }
+
+  /** @inheritdoc */
+  save(): VmClockState {
+    return { version: VM_CLOCK_STATE_VERSION, ticks: this.ticks(), nsPerTick: this.nsPerTick };
+  }
+
+  /**
+   * Check `state` against this clock: the same tick rate, and the tick count the CPU holds
+   * (restore the CPU first). Nothing else to apply but, in realtime mode, a fresh anchor:
+   * guest time continues from the restored tick at the new host's wall time.
+   */
+  restore(state: unknown): void {
+    const r = new StateReader(this.persistId, state);
+    r.version([VM_CLOCK_STATE_VERSION]);
+    const nsPerTick = r.int('nsPerTick', 1, 1000);
+    const ticks = r.int('ticks', 0, Number.MAX_SAFE_INTEGER);
+    if (nsPerTick !== this.nsPerTick) {
+      throw new StateError(this.persistId, 'nsPerTick', `saved at ${nsPerTick} ns per tick, this clock runs at ${this.nsPerTick}`);
+    }
+    if (ticks !== this.ticks()) {
+      throw new StateError(this.persistId, 'ticks', `${ticks} differs from the CPU's tick count ${this.ticks()}`);
+    }
+    if (this.mode === 'realtime') this.anchorWallClock();
   }
 }

@@ -95,6 +95,18 @@ function hex(value: number): string {
   return `0x${value.toString(16)}`;
 }
 
+/** True when every byte of `bytes` is zero (4 bytes at a time where aligned). */
+function isAllZero(bytes: Uint8Array): boolean {
+  const aligned = bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0;
+  if (aligned) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+    return true;
+  }
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
 function describeRange(kind: string, start: number, end: number): string {
   return `${kind} [${hex(start)}, ${hex(end)})`;
 }
@@ -561,8 +573,92 @@ export class GuestMemory {
     this.notifyMappingsChanged();
   }
 
-  /** Whether `guestFrame` is a memory mapping of the zero frame (so resetting it changes nothing). */
-  private mapsZeroFrame(guestFrame: number): boolean {
+  // ---- Frame transfer (snapshots, migration) -----------------------------------------------
+
+  /** Number of RAM frames: guest-physical [0, ramBytes) is frames [0, ramFrameCount). */
+  get ramFrameCount(): number {
+    return this.ramBytes / FRAME_SIZE;
+  }
+
+  /**
+   * Whether `guestFrame` is RAM whose content travels with the machine (snapshot, migration):
+   * a frame below `ramBytes` that is private or copy-on-write memory. ROM (loaded from the
+   * same image on both sides), MMIO ranges and holes are not transferred.
+   */
+  isTransferableFrame(guestFrame: number): boolean {
+    if (!Number.isInteger(guestFrame) || guestFrame < 0 || guestFrame >= this.ramFrameCount) return false;
+    const entry = this.entries[guestFrame];
+    return (entry & (NPT_PRESENT | NPT_MMIO)) === NPT_PRESENT && (entry & (NPT_WRITABLE | NPT_SHARED)) !== 0;
+  }
+
+  /** The transferable frames (see isTransferableFrame), ascending. Same config ⇒ same list. */
+  transferableFrames(): Uint32Array {
+    const count = this.ramFrameCount;
+    let n = 0;
+    for (let frame = 0; frame < count; frame++) if (this.isTransferableFrame(frame)) n++;
+    const frames = new Uint32Array(n);
+    n = 0;
+    for (let frame = 0; frame < count; frame++) if (this.isTransferableFrame(frame)) frames[n++] = frame;
+    return frames;
+  }
+
+  /**
+   * Copies the FRAME_SIZE bytes of transferable frame `guestFrame` into `dst` at `dstOffset`.
+   * A side-effect-free read: no ACCESSED flag, no dirty mark, no copy-on-write break.
+   */
+  readFrame(guestFrame: number, dst: Uint8Array, dstOffset = 0): void {
+    this.checkTransferable('readFrame guestFrame', guestFrame);
+    this.checkFrameBuffer('readFrame dst', dst, dstOffset);
+    const host = (this.entries[guestFrame] >>> FRAME_SHIFT) << FRAME_SHIFT;
+    dst.set(this.pool.bytes.subarray(host, host + FRAME_SIZE), dstOffset);
+  }
+
+  /**
+   * Replaces the content of transferable frame `guestFrame` with the FRAME_SIZE bytes of `src`
+   * at `srcOffset` (the receiving side of a snapshot restore or a migration). An all-zero
+   * frame maps the pool's zero frame again; other content goes into a private frame (written
+   * in place when the frame already is one, else a new frame replaces the copy-on-write
+   * mapping). Decoded code on the frame is invalidated (codeFrameWritten) and cached
+   * translations are dropped when the mapping changes. The frame is NOT marked dirty: the
+   * content arrives from outside the guest, and dirty tracking starts afresh after a restore.
+   */
+  writeFrame(guestFrame: number, src: Uint8Array, srcOffset = 0): void {
+    this.checkTransferable('writeFrame guestFrame', guestFrame);
+    this.checkFrameBuffer('writeFrame src', src, srcOffset);
+    const data = src.subarray(srcOffset, srcOffset + FRAME_SIZE);
+    const entry = this.entries[guestFrame];
+    if (isAllZero(data)) {
+      if (this.mapsZeroFrame(guestFrame)) return;
+      this.pool.retain(this.zeroFrame);
+      this.replaceEntry(guestFrame, (this.zeroFrame << FRAME_SHIFT) | NPT_PRESENT | NPT_SHARED);
+      this.notifyMappingsChanged();
+      return;
+    }
+    if ((entry & NPT_WRITABLE) !== 0) {
+      if ((entry & NPT_CODE) !== 0) this.reportCodeWrite(guestFrame);
+      this.pool.bytes.set(data, (entry >>> FRAME_SHIFT) << FRAME_SHIFT);
+      return;
+    }
+    const hostFrame = this.pool.allocate();
+    this.pool.bytes.set(data, hostFrame << FRAME_SHIFT);
+    this.replaceEntry(guestFrame, (hostFrame << FRAME_SHIFT) | NPT_PRESENT | NPT_WRITABLE);
+    this.notifyMappingsChanged();
+  }
+
+  private checkTransferable(field: string, guestFrame: number): void {
+    if (!this.isTransferableFrame(guestFrame)) {
+      throw new GuestMemoryRangeError(field, `${guestFrame} is not a transferable RAM frame (RAM frames 0..${this.ramFrameCount - 1}, not ROM or MMIO)`);
+    }
+  }
+
+  private checkFrameBuffer(field: string, buffer: Uint8Array, offset: number): void {
+    if (!Number.isInteger(offset) || offset < 0 || offset + FRAME_SIZE > buffer.length) {
+      throw new GuestMemoryRangeError(field, `needs ${FRAME_SIZE} bytes at offset ${offset}, buffer holds ${buffer.length}`);
+    }
+  }
+
+  /** Whether `guestFrame` is a memory mapping of the zero frame (reads as zeros; resetting it changes nothing). */
+  mapsZeroFrame(guestFrame: number): boolean {
     const entry = this.entries[guestFrame];
     return (entry & (NPT_PRESENT | NPT_MMIO)) === NPT_PRESENT && entry >>> FRAME_SHIFT === this.zeroFrame;
   }

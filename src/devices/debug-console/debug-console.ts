@@ -8,9 +8,13 @@
  * partial line. A line longer than DEBUG_CONSOLE_MAX_LINE bytes is emitted in pieces so a
  * guest that never writes a newline cannot grow the buffer without bound. A wider write
  * sends its bytes in order, low byte first.
+ *
+ * Persist: the unfinished line travels with a snapshot or migration, so a line cut by a save
+ * comes out whole on the machine that goes on.
  */
 
 import type { AccessSize, IoDevice } from '../../bus/io-bus.js';
+import { StateError, StateReader, type Persist, type SavedState } from '../../persist/persist.js';
 
 /** Conventional port of the debug console. */
 export const DEBUG_CONSOLE_PORT = 0xe9;
@@ -24,6 +28,15 @@ export const DEBUG_CONSOLE_MAX_LINE = 4096;
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
+/** Version of DebugConsoleState. */
+export const DEBUG_CONSOLE_STATE_VERSION = 1;
+
+/** Saved state: the bytes of the line not yet emitted. */
+export interface DebugConsoleState extends SavedState {
+  readonly version: number;
+  readonly line: number[];
+}
+
 /** Options the board gives the debug console. */
 export interface DebugConsoleOptions {
   /** Name used by the bus in messages (default "debug-console"). */
@@ -33,8 +46,9 @@ export interface DebugConsoleOptions {
 }
 
 /** The 0xE9 debug console. */
-export class DebugConsole implements IoDevice {
+export class DebugConsole implements IoDevice, Persist<DebugConsoleState> {
   readonly name: string;
+  readonly persistId = 'debugcon0';
   private readonly log: (text: string) => void;
   private readonly line = new Uint8Array(DEBUG_CONSOLE_MAX_LINE);
   private lineLength = 0;
@@ -66,6 +80,23 @@ export class DebugConsole implements IoDevice {
     const text = this.decoder.decode(this.line.subarray(0, length));
     this.lineLength = 0;
     this.log(text);
+  }
+
+  /** The unfinished line. */
+  save(): DebugConsoleState {
+    return { version: DEBUG_CONSOLE_STATE_VERSION, line: Array.from(this.line.subarray(0, this.lineLength)) };
+  }
+
+  /** Validate, then take the unfinished line (at most DEBUG_CONSOLE_MAX_LINE bytes). */
+  restore(state: unknown): void {
+    const reader = new StateReader(this.persistId, state);
+    reader.version([DEBUG_CONSOLE_STATE_VERSION]);
+    const line = (state as Record<string, unknown>)['line'];
+    if (!Array.isArray(line) || line.length > DEBUG_CONSOLE_MAX_LINE || !line.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xff)) {
+      throw new StateError(this.persistId, 'line', `expected at most ${DEBUG_CONSOLE_MAX_LINE} bytes`);
+    }
+    this.line.set(line as number[]);
+    this.lineLength = line.length;
   }
 
   private putByte(byte: number): void {

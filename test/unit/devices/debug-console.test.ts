@@ -56,3 +56,29 @@ describe('DebugConsole', () => {
     expect(c.lines).toEqual(['x'.repeat(DEBUG_CONSOLE_MAX_LINE), 'xxx']);
   });
 });
+
+describe('debug console saved state', () => {
+  it('an unfinished line saved on one console comes out whole on another', () => {
+    const first: string[] = [];
+    const source = new DebugConsole({ log: (line) => first.push(line) });
+    for (const c of 'hel') source.ioWrite(0, 1, c.charCodeAt(0));
+    const state = structuredClone(source.save());
+    const second: string[] = [];
+    const target = new DebugConsole({ log: (line) => second.push(line) });
+    target.restore(state);
+    for (const c of 'lo\n') target.ioWrite(0, 1, c.charCodeAt(0));
+    expect(first).toEqual([]);
+    expect(second).toEqual(['hello']);
+  });
+
+  it('refuses a bad line or version and keeps its own line', () => {
+    const lines: string[] = [];
+    const console0 = new DebugConsole({ log: (line) => lines.push(line) });
+    console0.ioWrite(0, 1, 0x41);
+    expect(() => console0.restore({ version: 1, line: [300] })).toThrow(/debugcon0: .*'line'/);
+    expect(() => console0.restore({ version: 1, line: new Array(DEBUG_CONSOLE_MAX_LINE + 1).fill(0) })).toThrow(/'line'/);
+    expect(() => console0.restore({ version: 2, line: [] })).toThrow(/'version'/);
+    console0.ioWrite(0, 1, 0x0a);
+    expect(lines).toEqual(['A']);
+  });
+});
