@@ -14,7 +14,7 @@
  */
 
 import type { AccessSize, IoDevice } from '../../bus/io-bus.js';
-import { StateError, StateReader, type Persist, type SavedState } from '../../persist/persist.js';
+import { StateReader, type Persist, type SavedState } from '../../persist/persist.js';
 
 /** Conventional port of the debug console. */
 export const DEBUG_CONSOLE_PORT = 0xe9;
@@ -91,11 +91,8 @@ export class DebugConsole implements IoDevice, Persist<DebugConsoleState> {
   restore(state: unknown): void {
     const reader = new StateReader(this.persistId, state);
     reader.version([DEBUG_CONSOLE_STATE_VERSION]);
-    const line = (state as Record<string, unknown>)['line'];
-    if (!Array.isArray(line) || line.length > DEBUG_CONSOLE_MAX_LINE || !line.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xff)) {
-      throw new StateError(this.persistId, 'line', `expected at most ${DEBUG_CONSOLE_MAX_LINE} bytes`);
-    }
-    this.line.set(line as number[]);
+    const line = reader.ints('line', 0, 0xff, 0, DEBUG_CONSOLE_MAX_LINE);
+    this.line.set(line);
     this.lineLength = line.length;
   }
 

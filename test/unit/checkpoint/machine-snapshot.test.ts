@@ -2,7 +2,6 @@
 // mid-run (a full snapshot, then a diff of the frames dirtied since), restored from the files
 // into fresh machines on another host, and must finish exactly like an uninterrupted run:
 // the same serial output byte for byte, the same final state and RAM.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +13,9 @@ import {
   saveSnapshotFile,
   SnapshotError,
 } from '../../../src/checkpoint/index.js';
-import { FRAME_SIZE } from '../../../src/memory/index.js';
 import type { PcMachine } from '../../../src/machine/pc.js';
 import { Host } from '../../../src/vmm/host.js';
+import { ramHash } from '../../helpers/ram-hash.js';
 
 const IMAGE = new URL('../../../guests/dirty/dirty-short.bin', import.meta.url);
 const MEMORY_BYTES = 16 << 20;
@@ -38,17 +37,6 @@ function boot(serial: number[], memoryBytes = MEMORY_BYTES): PcMachine {
     rom: { name: 'dirty-short.bin', data: new Uint8Array(readFileSync(IMAGE)) },
     serialOut: (b) => { serial.push(b); },
   });
-}
-
-/** SHA-256 over every RAM frame the machine carries. */
-function ramHash(vm: PcMachine): string {
-  const hash = createHash('sha256');
-  const frame = new Uint8Array(FRAME_SIZE);
-  for (const f of vm.memory.transferableFrames()) {
-    vm.memory.readFrame(f, frame);
-    hash.update(new Uint32Array([f])).update(frame);
-  }
-  return hash.digest('hex');
 }
 
 /** How a run ended. */

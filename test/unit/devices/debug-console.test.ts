@@ -75,7 +75,7 @@ describe('debug console saved state', () => {
     const lines: string[] = [];
     const console0 = new DebugConsole({ log: (line) => lines.push(line) });
     console0.ioWrite(0, 1, 0x41);
-    expect(() => console0.restore({ version: 1, line: [300] })).toThrow(/debugcon0: .*'line'/);
+    expect(() => console0.restore({ version: 1, line: [300] })).toThrow(/debugcon0: .*'line\[0\]'/);
     expect(() => console0.restore({ version: 1, line: new Array(DEBUG_CONSOLE_MAX_LINE + 1).fill(0) })).toThrow(/'line'/);
     expect(() => console0.restore({ version: 2, line: [] })).toThrow(/'version'/);
     console0.ioWrite(0, 1, 0x0a);

@@ -15,7 +15,6 @@
  * state), and corrupt states are refused naming the problem, leaving the machine exactly as
  * it was (same state, same RAM, and it still runs to the same output).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventQueue, InputKind } from '../../../src/machine/event-queue.js';
@@ -25,6 +24,7 @@ import type { PcMachine, StopReason } from '../../../src/machine/pc.js';
 import { FRAME_SIZE } from '../../../src/memory/frame-pool.js';
 import { StateError } from '../../../src/persist/persist.js';
 import { Host } from '../../../src/vmm/host.js';
+import { ramHash } from '../../helpers/ram-hash.js';
 
 const GUESTS = new URL('../../../guests/', import.meta.url);
 const MEMORY_BYTES = 16 << 20;
@@ -64,20 +64,6 @@ function boot(host: Host, name: string, image: string, serial: { bytes: number[]
     serialOut: (b) => { serial.bytes.push(b); },
   });
   return { host, name, vm };
-}
-
-/** SHA-256 over every transferable RAM frame (its number and its bytes). */
-function ramHash(vm: PcMachine): string {
-  const hash = createHash('sha256');
-  const frame = new Uint8Array(FRAME_SIZE);
-  const number = new Uint32Array(1);
-  for (const f of vm.memory.transferableFrames()) {
-    vm.memory.readFrame(f, frame);
-    number[0] = f;
-    hash.update(number);
-    hash.update(frame);
-  }
-  return hash.digest('hex');
 }
 
 /** Copy every transferable RAM frame of `from` into `to` (the same config: the same frames). */
