@@ -7,6 +7,7 @@
  * (FRAMES_PER_SECTION frames) is buffered.
  */
 
+import { isAllZero } from '../memory/guest-memory.js';
 import { CodecError, encode } from '../persist/codec.js';
 import { crc32, crc32c } from './crc32.js';
 import { defaultFrameCompressor, type FrameCompressor } from './frame-compression.js';
@@ -133,7 +134,6 @@ class Writer {
   private readonly compressor: FrameCompressor | null;
   private readonly keepBelow: number;
   private readonly frame = new Uint8Array(SNAPSHOT_FRAME_BYTES);
-  private readonly frameWords = new Int32Array(this.frame.buffer);
   private readonly table = new Uint8Array(4 + FRAMES_PER_SECTION * FRAME_ENTRY_BYTES);
   private readonly tableView = viewOf(this.table);
   private readonly records = new Uint8Array(FRAMES_PER_SECTION * SNAPSHOT_FRAME_BYTES);
@@ -249,7 +249,7 @@ class Writer {
     for (let k = 0; k < count; k++) {
       const gfn = list === null ? k : list[k];
       memory.readFrame(gfn, this.frame);
-      if (this.frameIsZero()) {
+      if (isAllZero(this.frame)) {
         this.stats.zeroFrames++;
         if (kind === 'full') continue;
         this.addEntry(gfn, FrameEncoding.Zero, this.frame.subarray(0, 0));
@@ -259,12 +259,6 @@ class Writer {
       if (this.pendingEntries === FRAMES_PER_SECTION) this.flushFrames();
     }
     if (this.pendingEntries > 0) this.flushFrames();
-  }
-
-  private frameIsZero(): boolean {
-    const words = this.frameWords;
-    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
-    return true;
   }
 
   private addStoredFrame(gfn: number): void {

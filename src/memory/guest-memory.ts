@@ -96,7 +96,7 @@ function hex(value: number): string {
 }
 
 /** True when every byte of `bytes` is zero (4 bytes at a time where aligned). */
-function isAllZero(bytes: Uint8Array): boolean {
+export function isAllZero(bytes: Uint8Array): boolean {
   const aligned = bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0;
   if (aligned) {
     const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);

@@ -36,6 +36,7 @@ export {
   MAX_RAM_BYTES,
   GuestMemory,
   GuestMemoryRangeError,
+  isAllZero,
   MemoryOverlapError,
 } from './guest-memory.js';
 export {
